@@ -1,0 +1,40 @@
+// The model interface the engine runs: one forward step over a ForwardBatch, writing new K/V into
+// the paged cache and returning logits. Architectures implement it in model/arch/<name>.cpp and
+// are registered in model/registry.cpp; callers load models through load_model().
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "model/forward_batch.h"
+#include "model/kv_cache.h"
+#include "model/model_config.h"
+
+namespace kite {
+
+class Model {
+public:
+    virtual ~Model() = default;
+    virtual const ModelConfig& config() const = 0;
+    // Runs the batch; logits get shape [rows, vocab] f32, rows = logits_indices.size() (or num_tokens).
+    virtual Status forward(const ForwardBatch& batch, KvCache& kv, Tensor& logits) = 0;
+    // The KV shape this model needs for `num_blocks` blocks of `block_size` tokens.
+    KvCacheShape kv_shape(int num_blocks, int block_size) const;
+};
+
+struct LoadOptions {
+    // Keep GGUF weights in their quantized blocks and compute on them (else dequantize at load).
+    bool keep_quantized = false;
+    // Random weights from config.json alone (benchmarks of real shapes without a checkpoint).
+    bool dummy_weights = false;
+    uint64_t dummy_seed = 0;
+};
+
+// A model folder (config.json + *.safetensors) or a .gguf file.
+Result<std::unique_ptr<Model>> load_model(const std::string& path, const LoadOptions& options = {});
+// Generation defaults beside the model (generation_config.json, GGUF metadata); empty if none.
+GenerationDefaults load_generation_defaults(const std::string& path);
+
+}  // namespace kite

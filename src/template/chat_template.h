@@ -1,0 +1,32 @@
+// Rendering a model's Jinja chat template as transformers' apply_chat_template does (sandboxed,
+// trim_blocks + lstrip_blocks, loop controls, HF's tojson / raise_exception / strftime_now).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "core/status.h"
+
+namespace kite {
+
+struct RenderOptions {
+    // strftime_now reads this instead of the clock when set (seconds since epoch, local time).
+    std::optional<int64_t> fixed_time;
+    size_t max_output_bytes = 16u << 20;
+    int max_recursion_depth = 256;
+    int64_t max_loop_iterations = 10'000'000;
+};
+
+// messages: JSON array of {role, content (string | list of parts), ...}. variables: extra globals
+// (bos_token, eos_token, tools, documents, enable_thinking, ...). HF's preprocessing (null keys
+// dropped, reasoning_content aliasing) is applied here. A template's raise_exception(msg) gives
+// an error whose message is exactly msg.
+Result<std::string> render_chat_template(std::string_view template_text, const nlohmann::json& messages,
+                                         bool add_generation_prompt, const nlohmann::json& variables,
+                                         const RenderOptions& options = {});
+
+}  // namespace kite
