@@ -26,7 +26,8 @@ struct GgmlTypeInfo {
     int64_t block_bytes;
 };
 
-// Indexed by ggml type id. Ids 4, 5, 31-33, 36-38 are retired in ggml and invalid in files.
+// Indexed by ggml type id (sizes as the gguf PyPI package lists them, q8_1 as ggml lays it out).
+// Ids 4, 5, 31-33, 36-38 are retired in ggml and invalid in files.
 constexpr GgmlTypeInfo kGgmlTypes[] = {
     {"f32", 1, 4},        {"f16", 1, 2},       {"q4_0", 32, 18},    {"q4_1", 32, 20},
     {nullptr, 0, 0},      {nullptr, 0, 0},     {"q5_0", 32, 22},    {"q5_1", 32, 24},
@@ -38,6 +39,7 @@ constexpr GgmlTypeInfo kGgmlTypes[] = {
     {"f64", 1, 8},        {"iq1_m", 256, 56},  {"bf16", 1, 2},      {nullptr, 0, 0},
     {nullptr, 0, 0},      {nullptr, 0, 0},     {"tq1_0", 256, 54},  {"tq2_0", 256, 66},
     {nullptr, 0, 0},      {nullptr, 0, 0},     {nullptr, 0, 0},     {"mxfp4", 32, 17},
+    {"nvfp4", 64, 36},    {"q1_0", 128, 18},
 };
 constexpr uint32_t kNumGgmlTypes = sizeof(kGgmlTypes) / sizeof(kGgmlTypes[0]);
 
