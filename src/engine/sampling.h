@@ -56,4 +56,11 @@ TokenLogprob sample_token(std::span<float> logits, const SamplingParams& params,
 // log-softmax of a row, returned in place of the logits (for beam search and logprobs).
 void log_softmax_inplace(std::span<float> row);
 
+// The distribution a draw picks from once temperature, top-k, top-p and min-p have been applied
+// (penalties and logit_bias are not: apply them to `logits` first). (token, probability) pairs,
+// best first, summing to 1; greedy params give the argmax with probability 1. sample_token draws
+// from exactly this; tests and other samplers (CUDA) check themselves against it.
+std::vector<std::pair<int32_t, double>> sampling_distribution(std::span<const float> logits,
+                                                              const SamplingParams& params);
+
 }  // namespace kite

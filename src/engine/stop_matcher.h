@@ -24,6 +24,8 @@ public:
     bool empty() const { return stops_.empty(); }
 
 private:
+    std::string stop_at(size_t pos, size_t stop_index);  // records the match; returns what to emit
+
     std::vector<std::string> stops_;
     bool include_ = false;
     size_t max_len_ = 0;
