@@ -50,6 +50,7 @@ struct ModelConfig {
     bool mlp_bias = false;
     bool qk_norm = false;          // RMSNorm over each head of q and k (Qwen3)
     int sliding_window = 0;        // 0: full attention; else each token sees the last `sliding_window` keys
+    int max_window_layers = 0;     // Qwen2: layers [max_window_layers, num_layers) use the window
     std::string hidden_act = "silu";
     int bos_token_id = -1;
     std::vector<int> eos_token_ids;

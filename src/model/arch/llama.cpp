@@ -1,0 +1,207 @@
+// The Llama-family decoder: pre-norm blocks of GQA attention with rotary embeddings and a SwiGLU
+// MLP. Mistral (sliding window), Qwen2 (q/k/v bias) and Qwen3 (q/k head norm, explicit head_dim)
+// differ only by ModelConfig fields. Weights are read by Hugging Face name.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/parallel.h"
+#include "model/registry.h"
+#include "model/rotary.h"
+#include "model/weight_loader.h"
+#include "ops/ops.h"
+
+namespace kite {
+
+namespace {
+
+struct LayerWeights {
+    Tensor input_norm, post_attn_norm;
+    Weight qkv, o, gate_up, down;
+    Tensor qkv_bias, o_bias, gate_up_bias, down_bias;  // undefined when absent
+    Tensor q_norm, k_norm;                             // Qwen3
+    int sliding_window = 0;
+};
+
+class LlamaModel final : public Model {
+public:
+    LlamaModel(ModelConfig c) : config_(std::move(c)), rotary_(config_) {}
+    const ModelConfig& config() const override { return config_; }
+    Status load(const WeightSource& src, const LoadOptions& opts);
+    Status forward(const ForwardBatch& batch, KvCache& kv, Tensor& logits) override;
+
+private:
+    Status attention(int layer, const ForwardBatch& batch, const Tensor& cos, const Tensor& sin, KvCache& kv,
+                     const Tensor& h, Tensor& out);
+    Status mlp(int layer, const Tensor& h, Tensor& out);
+
+    ModelConfig config_;
+    RotaryEmbedding rotary_;
+    Tensor embed_;
+    Tensor final_norm_;
+    Weight lm_head_;
+    std::vector<LayerWeights> layers_;
+};
+
+const Tensor* opt(const Tensor& t) { return t.defined() ? &t : nullptr; }
+
+Status LlamaModel::load(const WeightSource& src, const LoadOptions& opts) {
+    WeightLoader w(&src, opts);
+    const ModelConfig& c = config_;
+    const int64_t H = c.hidden_size, I = c.intermediate_size, D = c.head_dim;
+    const int64_t q_rows = int64_t(c.num_heads) * D, kv_rows = int64_t(c.num_kv_heads) * D;
+    KITE_ASSIGN_OR_RETURN(embed_, w.table("model.embed_tokens.weight", c.vocab_size, H));
+    KITE_ASSIGN_OR_RETURN(final_norm_, w.vector_f32({"model.norm.weight"}, {H}));
+    if (!c.tie_word_embeddings || w.has("lm_head.weight")) {
+        KITE_ASSIGN_OR_RETURN(lm_head_, w.linear({"lm_head.weight"}, {c.vocab_size}, H));
+    } else if (dtype_is_quantized(embed_.dtype()) || embed_.dtype() == DType::kF32) {
+        lm_head_ = Weight{embed_};
+    } else {
+        KITE_ASSIGN_OR_RETURN(Tensor t, to_f32(embed_, "model.embed_tokens.weight"));
+        lm_head_ = Weight{t};
+    }
+    layers_.resize(c.num_layers);
+    for (int l = 0; l < c.num_layers; ++l) {
+        const std::string p = "model.layers." + std::to_string(l) + ".";
+        LayerWeights& L = layers_[l];
+        KITE_ASSIGN_OR_RETURN(L.input_norm, w.vector_f32({p + "input_layernorm.weight"}, {H}));
+        KITE_ASSIGN_OR_RETURN(L.post_attn_norm, w.vector_f32({p + "post_attention_layernorm.weight"}, {H}));
+        const std::string a = p + "self_attn.";
+        KITE_ASSIGN_OR_RETURN(L.qkv, w.linear({a + "q_proj.weight", a + "k_proj.weight", a + "v_proj.weight"},
+                                              {q_rows, kv_rows, kv_rows}, H));
+        KITE_ASSIGN_OR_RETURN(L.o, w.linear({a + "o_proj.weight"}, {H}, q_rows));
+        if (c.attention_bias) {
+            KITE_ASSIGN_OR_RETURN(L.qkv_bias, w.vector_f32({a + "q_proj.bias", a + "k_proj.bias", a + "v_proj.bias"},
+                                                           {q_rows, kv_rows, kv_rows}));
+        }
+        if (c.o_bias) {
+            KITE_ASSIGN_OR_RETURN(L.o_bias, w.vector_f32({a + "o_proj.bias"}, {H}));
+        }
+        if (c.qk_norm) {
+            KITE_ASSIGN_OR_RETURN(L.q_norm, w.vector_f32({a + "q_norm.weight"}, {D}));
+            KITE_ASSIGN_OR_RETURN(L.k_norm, w.vector_f32({a + "k_norm.weight"}, {D}));
+        }
+        const std::string m = p + "mlp.";
+        KITE_ASSIGN_OR_RETURN(L.gate_up, w.linear({m + "gate_proj.weight", m + "up_proj.weight"}, {I, I}, H));
+        KITE_ASSIGN_OR_RETURN(L.down, w.linear({m + "down_proj.weight"}, {H}, I));
+        if (c.mlp_bias) {
+            KITE_ASSIGN_OR_RETURN(L.gate_up_bias, w.vector_f32({m + "gate_proj.bias", m + "up_proj.bias"}, {I, I}));
+            KITE_ASSIGN_OR_RETURN(L.down_bias, w.vector_f32({m + "down_proj.bias"}, {H}));
+        }
+        L.sliding_window = (c.sliding_window > 0 && l >= c.max_window_layers) ? c.sliding_window : 0;
+    }
+    return Status::ok();
+}
+
+// Copies columns [col, col + width) of each row of src [T, stride] into dst [T, width].
+void take_columns(const Tensor& src, int64_t col, int64_t width, Tensor& dst) {
+    const int64_t T = src.dim(0), stride = src.dim(1);
+    const float* s = src.data<float>();
+    float* d = dst.data<float>();
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t i = 0; i < width; ++i) d[t * width + i] = s[t * stride + col + i];
+}
+
+Status LlamaModel::attention(int layer, const ForwardBatch& batch, const Tensor& cos, const Tensor& sin, KvCache& kv,
+                             const Tensor& h, Tensor& out) {
+    const LayerWeights& L = layers_[layer];
+    const int64_t T = batch.num_tokens(), D = config_.head_dim;
+    const int64_t nh = config_.num_heads, nkv = config_.num_kv_heads;
+    Tensor qkv = Tensor::zeros(DType::kF32, {T, (nh + 2 * nkv) * D});
+    KITE_RETURN_IF_ERROR(ops::linear(h, L.qkv, opt(L.qkv_bias), qkv));
+    Tensor q = Tensor::zeros(DType::kF32, {T, nh, D});
+    Tensor k = Tensor::zeros(DType::kF32, {T, nkv, D});
+    Tensor v = Tensor::zeros(DType::kF32, {T, nkv, D});
+    take_columns(qkv, 0, nh * D, q);
+    take_columns(qkv, nh * D, nkv * D, k);
+    take_columns(qkv, (nh + nkv) * D, nkv * D, v);
+    if (config_.qk_norm) {
+        KITE_RETURN_IF_ERROR(ops::rms_norm(q, L.q_norm, config_.rms_norm_eps, q));
+        KITE_RETURN_IF_ERROR(ops::rms_norm(k, L.k_norm, config_.rms_norm_eps, k));
+    }
+    KITE_RETURN_IF_ERROR(ops::rope(q, cos, sin, rotary_.rot_dim()));
+    KITE_RETURN_IF_ERROR(ops::rope(k, cos, sin, rotary_.rot_dim()));
+    KITE_RETURN_IF_ERROR(ops::write_kv(k, v, batch.slot_mapping, kv.k(layer), kv.v(layer)));
+    Tensor attn = Tensor::zeros(DType::kF32, {T, nh, D});
+    ops::AttentionParams ap;
+    ap.scale = 1.0f / std::sqrt(static_cast<float>(D));
+    ap.sliding_window = L.sliding_window;
+    KITE_RETURN_IF_ERROR(ops::paged_attention(q, kv.k(layer), kv.v(layer), batch.query_start, batch.context_lens,
+                                              batch.block_tables, ap, attn));
+    return ops::linear(attn.reshape({T, nh * D}), L.o, opt(L.o_bias), out);
+}
+
+Status LlamaModel::mlp(int layer, const Tensor& h, Tensor& out) {
+    const LayerWeights& L = layers_[layer];
+    const int64_t T = h.dim(0), I = config_.intermediate_size;
+    if (config_.hidden_act != "silu" && config_.hidden_act != "swish")
+        return unimplemented("hidden_act '" + config_.hidden_act + "' is not supported (expected silu)");
+    Tensor gate_up = Tensor::zeros(DType::kF32, {T, 2 * I});
+    KITE_RETURN_IF_ERROR(ops::linear(h, L.gate_up, opt(L.gate_up_bias), gate_up));
+    Tensor act = Tensor::zeros(DType::kF32, {T, I});
+    KITE_RETURN_IF_ERROR(ops::silu_mul(gate_up, act));
+    return ops::linear(act, L.down, opt(L.down_bias), out);
+}
+
+Status LlamaModel::forward(const ForwardBatch& batch, KvCache& kv, Tensor& logits) {
+    const int64_t T = batch.num_tokens(), H = config_.hidden_size;
+    if (T == 0) return invalid_argument("forward: empty batch");
+    if (batch.positions.size() != static_cast<size_t>(T) || batch.slot_mapping.size() != static_cast<size_t>(T) ||
+        batch.query_start.size() != batch.context_lens.size() + 1 || batch.query_start.back() != T)
+        return invalid_argument("forward: batch arrays disagree in length");
+    for (int32_t p : batch.positions) {
+        if (p < 0) return invalid_argument("forward: negative position");
+    }
+    // cos/sin per token; dynamic NTK needs each sequence's length.
+    const int half = rotary_.rot_dim() / 2;
+    Tensor cos = Tensor::zeros(DType::kF32, {T, half});
+    Tensor sin = Tensor::zeros(DType::kF32, {T, half});
+    for (int s = 0; s < batch.num_seqs(); ++s) {
+        const int32_t b = batch.query_start[s], e = batch.query_start[s + 1];
+        rotary_.compute(std::span<const int32_t>(batch.positions).subspan(b, e - b), batch.context_lens[s],
+                        cos.data<float>() + int64_t(b) * half, sin.data<float>() + int64_t(b) * half);
+    }
+
+    Tensor residual = Tensor::zeros(DType::kF32, {T, H});
+    KITE_RETURN_IF_ERROR(ops::embedding(embed_, batch.token_ids, residual));
+    Tensor h = Tensor::zeros(DType::kF32, {T, H});
+    Tensor branch = Tensor::zeros(DType::kF32, {T, H});
+    KITE_RETURN_IF_ERROR(ops::rms_norm(residual, layers_[0].input_norm, config_.rms_norm_eps, h));
+    for (int l = 0; l < config_.num_layers; ++l) {
+        KITE_RETURN_IF_ERROR(attention(l, batch, cos, sin, kv, h, branch));
+        KITE_RETURN_IF_ERROR(ops::add_rms_norm(residual, branch, layers_[l].post_attn_norm, config_.rms_norm_eps, h));
+        KITE_RETURN_IF_ERROR(mlp(l, h, branch));
+        if (l + 1 < config_.num_layers) {
+            KITE_RETURN_IF_ERROR(ops::add_rms_norm(residual, branch, layers_[l + 1].input_norm, config_.rms_norm_eps, h));
+        } else {
+            KITE_RETURN_IF_ERROR(ops::add_inplace(residual, branch));
+        }
+    }
+    // Only the rows whose logits are wanted go through the final norm and the head.
+    std::vector<int32_t> rows = batch.logits_indices;
+    if (rows.empty()) {
+        rows.resize(T);
+        for (int32_t t = 0; t < T; ++t) rows[t] = t;
+    }
+    const int64_t R = static_cast<int64_t>(rows.size());
+    Tensor picked = Tensor::zeros(DType::kF32, {R, H});
+    for (int64_t r = 0; r < R; ++r) {
+        if (rows[r] < 0 || rows[r] >= T) return invalid_argument("forward: logits index outside the batch");
+        std::copy_n(residual.data<float>() + int64_t(rows[r]) * H, H, picked.data<float>() + r * H);
+    }
+    KITE_RETURN_IF_ERROR(ops::rms_norm(picked, final_norm_, config_.rms_norm_eps, picked));
+    if (!logits.defined() || logits.dim(0) != R || logits.dim(1) != config_.vocab_size)
+        logits = Tensor::zeros(DType::kF32, {R, config_.vocab_size});
+    return ops::linear(picked, lm_head_, nullptr, logits);
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> make_llama(const ModelConfig& config, const WeightSource& source,
+                                          const LoadOptions& options) {
+    auto model = std::make_unique<LlamaModel>(config);
+    KITE_RETURN_IF_ERROR(model->load(source, options));
+    return std::unique_ptr<Model>(std::move(model));
+}
+
+}  // namespace kite

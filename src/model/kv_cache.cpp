@@ -1,0 +1,68 @@
+#include "model/kv_cache.h"
+
+#include <cstring>
+
+namespace kite {
+
+Result<KvCache> KvCache::create(const KvCacheShape& shape) {
+    if (shape.num_layers <= 0 || shape.num_blocks <= 0 || shape.block_size <= 0 || shape.num_kv_heads <= 0 ||
+        shape.head_dim <= 0)
+        return invalid_argument("KV cache: every dimension must be positive (layers " + std::to_string(shape.num_layers) +
+                                ", blocks " + std::to_string(shape.num_blocks) + ", block size " +
+                                std::to_string(shape.block_size) + ")");
+    if (shape.dtype != DType::kF32) return unimplemented("KV cache: only f32 K/V on the CPU backend");
+    KvCache kv;
+    kv.shape_ = shape;
+    const std::vector<int64_t> dims = {shape.num_blocks, shape.block_size, shape.num_kv_heads, shape.head_dim};
+    for (int l = 0; l < shape.num_layers; ++l) {
+        kv.k_.push_back(Tensor::zeros(shape.dtype, dims));
+        kv.v_.push_back(Tensor::zeros(shape.dtype, dims));
+    }
+    return kv;
+}
+
+void KvCache::copy_block(int src, int dst) {
+    KITE_CHECK(src >= 0 && src < shape_.num_blocks && dst >= 0 && dst < shape_.num_blocks);
+    const int64_t bytes = dtype_bytes_for(shape_.dtype, shape_.block_elems());
+    for (int l = 0; l < shape_.num_layers; ++l) {
+        for (Tensor* pool : {&k_[l], &v_[l]}) {
+            auto* base = static_cast<uint8_t*>(pool->raw());
+            std::memcpy(base + dst * bytes, base + src * bytes, bytes);
+        }
+    }
+}
+
+std::vector<uint8_t> KvCache::save_blocks(const std::vector<int>& blocks) const {
+    const int64_t bytes = dtype_bytes_for(shape_.dtype, shape_.block_elems());
+    std::vector<uint8_t> out(blocks.size() * shape_.num_layers * 2 * bytes);
+    uint8_t* dst = out.data();
+    for (int l = 0; l < shape_.num_layers; ++l) {
+        for (const Tensor* pool : {&k_[l], &v_[l]}) {
+            const auto* base = static_cast<const uint8_t*>(pool->raw());
+            for (int b : blocks) {
+                KITE_CHECK(b >= 0 && b < shape_.num_blocks);
+                std::memcpy(dst, base + b * bytes, bytes);
+                dst += bytes;
+            }
+        }
+    }
+    return out;
+}
+
+void KvCache::load_blocks(const std::vector<int>& blocks, const std::vector<uint8_t>& saved) {
+    const int64_t bytes = dtype_bytes_for(shape_.dtype, shape_.block_elems());
+    KITE_CHECK(saved.size() == blocks.size() * shape_.num_layers * 2 * bytes);
+    const uint8_t* src = saved.data();
+    for (int l = 0; l < shape_.num_layers; ++l) {
+        for (Tensor* pool : {&k_[l], &v_[l]}) {
+            auto* base = static_cast<uint8_t*>(pool->raw());
+            for (int b : blocks) {
+                KITE_CHECK(b >= 0 && b < shape_.num_blocks);
+                std::memcpy(base + b * bytes, src, bytes);
+                src += bytes;
+            }
+        }
+    }
+}
+
+}  // namespace kite

@@ -1,0 +1,61 @@
+// load_model: picks the weight source by path (folder or .gguf), parses the config, finds the
+// architecture in the registry and lets it build itself.
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "model/registry.h"
+#include "model/weight_source.h"
+
+namespace kite {
+
+namespace {
+
+bool is_gguf_path(const std::string& path) {
+    return path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0 && !std::filesystem::is_directory(path);
+}
+
+Result<std::unique_ptr<WeightSource>> open_source(const std::string& path) {
+    if (is_gguf_path(path)) return open_gguf_source(path);
+    return open_safetensors_folder(path);
+}
+
+std::string config_name(const std::string& path) {
+    return is_gguf_path(path) ? path + " (metadata)" : (std::filesystem::path(path) / "config.json").string();
+}
+
+}  // namespace
+
+KvCacheShape Model::kv_shape(int num_blocks, int block_size) const {
+    KvCacheShape s;
+    s.num_layers = config().num_layers;
+    s.num_blocks = num_blocks;
+    s.block_size = block_size;
+    s.num_kv_heads = config().num_kv_heads;
+    s.head_dim = config().head_dim;
+    return s;
+}
+
+Result<std::unique_ptr<Model>> load_model(const std::string& path, const LoadOptions& options) {
+    KITE_ASSIGN_OR_RETURN(auto source, open_source(path));
+    KITE_ASSIGN_OR_RETURN(ModelConfig config, parse_model_config(source->config_json(), config_name(path)));
+    const ArchEntry* arch = find_architecture(config.architecture);
+    if (arch == nullptr)
+        return unimplemented(config_name(path) + ": architecture " + config.architecture +
+                             " is not supported (supported: " + supported_architectures() + ")");
+    if (arch->adjust != nullptr) KITE_RETURN_IF_ERROR(arch->adjust(config, source->config_json()));
+    if (config.eos_token_ids.empty()) {
+        auto gen = parse_generation_config(source->generation_config_json(), path);
+        if (gen.ok()) config.eos_token_ids = gen->eos_token_ids;
+    }
+    return arch->make(config, *source, options);
+}
+
+GenerationDefaults load_generation_defaults(const std::string& path) {
+    auto source = open_source(path);
+    if (!source.ok()) return {};
+    auto gen = parse_generation_config((*source)->generation_config_json(), path);
+    return gen.ok() ? *gen : GenerationDefaults{};
+}
+
+}  // namespace kite

@@ -1,0 +1,118 @@
+// Inverse frequencies follow transformers' modeling_rope_utils (float32 results); the position x
+// frequency product is rounded to float32 as torch's matmul does, then cos/sin are taken.
+#include "model/rotary.h"
+
+#include <cmath>
+
+namespace kite {
+
+namespace {
+
+std::vector<float> default_inv_freq(double base, int dim) {
+    std::vector<float> f(dim / 2);
+    for (int i = 0; i < dim / 2; ++i) {
+        const float expo = static_cast<float>(2 * i) / static_cast<float>(dim);
+        f[i] = static_cast<float>(1.0 / static_cast<float>(std::pow(base, static_cast<double>(expo))));
+    }
+    return f;
+}
+
+double yarn_mscale(double scale, double mscale) { return scale <= 1 ? 1.0 : 0.1 * mscale * std::log(scale) + 1.0; }
+
+}  // namespace
+
+RotaryEmbedding::RotaryEmbedding(const ModelConfig& c) : config_(c) {
+    rot_dim_ = static_cast<int>(c.head_dim * c.partial_rotary_factor);
+    rot_dim_ -= rot_dim_ % 2;
+    const RopeScaling& s = c.rope_scaling;
+    inv_freq_ = default_inv_freq(c.rope_theta, rot_dim_);
+    switch (s.type) {
+        case RopeScaling::Type::kNone:
+        case RopeScaling::Type::kDynamic:  // rescaled per sequence length in inv_freq_for()
+            break;
+        case RopeScaling::Type::kLinear:
+            for (float& f : inv_freq_) f /= s.factor;
+            break;
+        case RopeScaling::Type::kLlama3: {
+            const double old_ctx = s.original_max_position_embeddings;
+            const double low_wavelen = old_ctx / s.low_freq_factor;
+            const double high_wavelen = old_ctx / s.high_freq_factor;
+            for (float& f : inv_freq_) {
+                const double wavelen = 2 * M_PI / f;
+                if (wavelen < high_wavelen) continue;
+                if (wavelen > low_wavelen) {
+                    f = static_cast<float>(f / s.factor);
+                } else {
+                    const double smooth = (old_ctx / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+                    f = static_cast<float>((1 - smooth) * f / s.factor + smooth * f);
+                }
+            }
+            break;
+        }
+        case RopeScaling::Type::kYarn: {
+            const int dim = rot_dim_;
+            const double base = c.rope_theta;
+            double factor = s.factor;
+            double orig = c.max_position_embeddings;
+            if (s.original_max_position_embeddings > 0 && s.original_max_position_embeddings != c.max_position_embeddings) {
+                // transformers: with original_max_position_embeddings, the factor is the context ratio.
+                orig = s.original_max_position_embeddings;
+                factor = static_cast<double>(c.max_position_embeddings) / orig;
+            }
+            if (s.attention_factor > 0) {
+                attention_factor_ = s.attention_factor;
+            } else if (s.mscale > 0 && s.mscale_all_dim > 0) {
+                attention_factor_ = static_cast<float>(yarn_mscale(factor, s.mscale) / yarn_mscale(factor, s.mscale_all_dim));
+            } else {
+                attention_factor_ = static_cast<float>(yarn_mscale(factor, 1.0));
+            }
+            auto correction_dim = [&](double rotations) {
+                return dim * std::log(orig / (rotations * 2 * M_PI)) / (2 * std::log(base));
+            };
+            double low = correction_dim(s.beta_fast), high = correction_dim(s.beta_slow);
+            if (s.truncate) {
+                low = std::floor(low);
+                high = std::ceil(high);
+            }
+            low = std::max(low, 0.0);
+            high = std::min(high, static_cast<double>(dim - 1));
+            if (low == high) high += 0.001;
+            for (int i = 0; i < dim / 2; ++i) {
+                const float expo = static_cast<float>(2 * i) / static_cast<float>(dim);
+                const float pos_freq = static_cast<float>(std::pow(base, static_cast<double>(expo)));
+                const float extrap = 1.0f / pos_freq;
+                const float interp = 1.0f / (static_cast<float>(factor) * pos_freq);
+                float ramp = static_cast<float>((i - low) / (high - low));
+                ramp = std::min(1.0f, std::max(0.0f, ramp));
+                const float extrap_factor = 1.0f - ramp;
+                inv_freq_[i] = interp * (1 - extrap_factor) + extrap * extrap_factor;
+            }
+            break;
+        }
+    }
+}
+
+std::vector<float> RotaryEmbedding::inv_freq_for(int64_t seq_len) const {
+    if (config_.rope_scaling.type != RopeScaling::Type::kDynamic || seq_len <= config_.max_position_embeddings)
+        return inv_freq_;
+    const double factor = config_.rope_scaling.factor;
+    const double max_pos = config_.max_position_embeddings;
+    const double base = config_.rope_theta *
+                        std::pow(factor * seq_len / max_pos - (factor - 1), static_cast<double>(rot_dim_) / (rot_dim_ - 2));
+    return default_inv_freq(base, rot_dim_);
+}
+
+void RotaryEmbedding::compute(std::span<const int32_t> positions, int64_t seq_len, float* cos, float* sin) const {
+    const std::vector<float> inv = inv_freq_for(seq_len);
+    const int half = rot_dim_ / 2;
+    for (size_t t = 0; t < positions.size(); ++t) {
+        const float pos = static_cast<float>(positions[t]);
+        for (int i = 0; i < half; ++i) {
+            const float angle = pos * inv[i];
+            cos[t * half + i] = static_cast<float>(std::cos(static_cast<double>(angle))) * attention_factor_;
+            sin[t * half + i] = static_cast<float>(std::sin(static_cast<double>(angle))) * attention_factor_;
+        }
+    }
+}
+
+}  // namespace kite

@@ -1,0 +1,104 @@
+#include "model/weight_loader.h"
+
+#include <cstring>
+#include <functional>
+#include <random>
+
+#include "ops/quant.h"
+
+namespace kite {
+
+Result<Tensor> to_f32(const Tensor& t, const std::string& what) {
+    Tensor out = Tensor::zeros(DType::kF32, t.shape());
+    const int64_t n = t.numel();
+    float* o = out.data<float>();
+    switch (t.dtype()) {
+        case DType::kF32: std::memcpy(o, t.raw(), n * sizeof(float)); break;
+        case DType::kF16: {
+            const auto* p = static_cast<const uint16_t*>(t.raw());
+            for (int64_t i = 0; i < n; ++i) o[i] = f16_to_f32(p[i]);
+            break;
+        }
+        case DType::kBF16: {
+            const auto* p = static_cast<const uint16_t*>(t.raw());
+            for (int64_t i = 0; i < n; ++i) o[i] = bf16_to_f32(p[i]);
+            break;
+        }
+        default:
+            if (!dtype_is_quantized(t.dtype()))
+                return invalid_argument(what + ": dtype " + dtype_name(t.dtype()) + " cannot hold weights (expected f32, f16, bf16 or a GGUF type)");
+            KITE_RETURN_IF_ERROR(ops::dequantize(t.dtype(), t.raw(), o, n));
+    }
+    return out;
+}
+
+bool WeightLoader::has(const std::string& name) const { return options_.dummy_weights ? false : source_->has(name); }
+
+Result<Tensor> WeightLoader::fetch(const std::string& name, const std::vector<int64_t>& shape, bool allow_quantized) {
+    if (options_.dummy_weights) {
+        Tensor t = Tensor::zeros(DType::kF32, shape);
+        std::mt19937_64 gen(options_.dummy_seed ^ std::hash<std::string>{}(name));
+        std::normal_distribution<float> dist(0.0f, 0.02f);
+        float* p = t.data<float>();
+        const bool is_norm = shape.size() == 1 && name.find("norm") != std::string::npos;
+        for (int64_t i = 0; i < t.numel(); ++i) p[i] = is_norm ? 1.0f : dist(gen);
+        return t;
+    }
+    const std::string want = Tensor::view(nullptr, DType::kF32, shape, nullptr).shape_string();
+    if (!source_->has(name)) return not_found("checkpoint has no tensor " + name + " (expected shape " + want + ")");
+    KITE_ASSIGN_OR_RETURN(Tensor t, source_->get(name));
+    if (t.shape() != shape)
+        return invalid_argument(source_->location(name) + ": tensor " + name + " has shape " + t.shape_string() +
+                                ", expected " + want);
+    if (allow_quantized && options_.keep_quantized && dtype_is_quantized(t.dtype())) return t;
+    return to_f32(t, source_->location(name) + ": tensor " + name);
+}
+
+Result<Weight> WeightLoader::linear(const std::vector<std::string>& names, const std::vector<int64_t>& rows, int64_t in) {
+    std::vector<Tensor> parts;
+    int64_t total_rows = 0;
+    for (size_t i = 0; i < names.size(); ++i) {
+        KITE_ASSIGN_OR_RETURN(Tensor t, fetch(names[i], {rows[i], in}, /*allow_quantized=*/true));
+        total_rows += rows[i];
+        parts.push_back(std::move(t));
+    }
+    if (parts.size() == 1) return Weight{parts[0]};
+    // Stack by rows when every part has the same storage type; else fall back to f32.
+    DType dt = parts[0].dtype();
+    for (const Tensor& p : parts) {
+        if (p.dtype() != dt) dt = DType::kF32;
+    }
+    if (dt == DType::kF32) {
+        for (Tensor& p : parts) {
+            if (p.dtype() != DType::kF32) {
+                KITE_ASSIGN_OR_RETURN(p, to_f32(p, "weight"));
+            }
+        }
+    }
+    Tensor out = Tensor::zeros(dt, {total_rows, in});
+    auto* dst = static_cast<uint8_t*>(out.raw());
+    for (const Tensor& p : parts) {
+        std::memcpy(dst, p.raw(), p.nbytes());
+        dst += p.nbytes();
+    }
+    return Weight{out};
+}
+
+Result<Tensor> WeightLoader::table(const std::string& name, int64_t rows, int64_t cols) {
+    return fetch(name, {rows, cols}, /*allow_quantized=*/true);
+}
+
+Result<Tensor> WeightLoader::vector_f32(const std::vector<std::string>& names, const std::vector<int64_t>& sizes) {
+    int64_t total = 0;
+    for (int64_t s : sizes) total += s;
+    Tensor out = Tensor::zeros(DType::kF32, {total});
+    float* dst = out.data<float>();
+    for (size_t i = 0; i < names.size(); ++i) {
+        KITE_ASSIGN_OR_RETURN(Tensor t, fetch(names[i], {sizes[i]}, /*allow_quantized=*/false));
+        std::memcpy(dst, t.raw(), sizes[i] * sizeof(float));
+        dst += sizes[i];
+    }
+    return out;
+}
+
+}  // namespace kite

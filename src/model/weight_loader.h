@@ -1,0 +1,39 @@
+// Loads named weights with the shape an architecture expects, into the form the ops compute on:
+// f32 (converted from f16/bf16, or dequantized) or, with keep_quantized, GGUF blocks as stored.
+// With dummy_weights it makes seeded random weights instead (benchmarks of real shapes).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "model/model.h"
+#include "model/weight_source.h"
+#include "ops/weight.h"
+
+namespace kite {
+
+class WeightLoader {
+public:
+    WeightLoader(const WeightSource* source, const LoadOptions& options) : source_(source), options_(options) {}
+
+    bool has(const std::string& name) const;
+    // Linear weights [out, in]; several names are stacked by rows into one weight (fused q|k|v).
+    Result<Weight> linear(const std::vector<std::string>& names, const std::vector<int64_t>& rows, int64_t in);
+    // Embedding table [vocab, hidden]; quantized rows may stay quantized.
+    Result<Tensor> table(const std::string& name, int64_t rows, int64_t cols);
+    // Always f32 (norm weights, biases); several names are concatenated.
+    Result<Tensor> vector_f32(const std::vector<std::string>& names, const std::vector<int64_t>& sizes);
+
+private:
+    Result<Tensor> fetch(const std::string& name, const std::vector<int64_t>& shape, bool allow_quantized);
+    const WeightSource* source_;
+    LoadOptions options_;
+};
+
+// Converts any stored dtype (f32/f16/bf16/quantized) into a fresh f32 tensor.
+Result<Tensor> to_f32(const Tensor& t, const std::string& what);
+
+}  // namespace kite

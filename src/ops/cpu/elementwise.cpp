@@ -1,0 +1,70 @@
+// Per-token elementwise kernels: embedding gather, SwiGLU, rotary embedding, K/V slot writes.
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "core/parallel.h"
+#include "ops/cpu/kernels.h"
+#include "ops/quant.h"
+
+namespace kite::ops::cpu {
+
+void embedding(const Tensor& table, std::span<const int32_t> ids, float* out) {
+    const int64_t H = table.dim(1);
+    const int64_t row_bytes = dtype_bytes_for(table.dtype(), H);
+    const auto* base = static_cast<const uint8_t*>(table.raw());
+    for (size_t t = 0; t < ids.size(); ++t) {
+        const uint8_t* row = base + row_bytes * ids[t];
+        float* o = out + t * H;
+        switch (table.dtype()) {
+            case DType::kF32: std::memcpy(o, row, H * sizeof(float)); break;
+            case DType::kBF16:
+                for (int64_t i = 0; i < H; ++i) o[i] = bf16_to_f32(reinterpret_cast<const uint16_t*>(row)[i]);
+                break;
+            case DType::kF16:
+                for (int64_t i = 0; i < H; ++i) o[i] = f16_to_f32(reinterpret_cast<const uint16_t*>(row)[i]);
+                break;
+            default: {
+                const Status st = dequantize(table.dtype(), row, o, H);
+                KITE_CHECK_MSG(st.is_ok(), st.message());
+            }
+        }
+    }
+}
+
+void silu_mul(const float* gate_up, int64_t T, int64_t n, float* out) {
+    parallel_for(T, 4, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {
+            const float* g = gate_up + t * 2 * n;
+            const float* u = g + n;
+            float* o = out + t * n;
+            for (int64_t i = 0; i < n; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+        }
+    });
+}
+
+void rope(float* x, int64_t T, int64_t heads, int64_t head_dim, const float* cos, const float* sin, int rot_dim) {
+    const int half = rot_dim / 2;
+    for (int64_t t = 0; t < T; ++t) {
+        const float* c = cos + t * half;
+        const float* s = sin + t * half;
+        for (int64_t h = 0; h < heads; ++h) {
+            float* v = x + (t * heads + h) * head_dim;
+            for (int i = 0; i < half; ++i) {
+                const float a = v[i], b = v[i + half];
+                v[i] = a * c[i] - b * s[i];
+                v[i + half] = b * c[i] + a * s[i];
+            }
+        }
+    }
+}
+
+void write_kv(const float* k, const float* v, int64_t T, int64_t row_elems, std::span<const int64_t> slots,
+              float* k_pool, float* v_pool) {
+    for (int64_t t = 0; t < T; ++t) {
+        std::memcpy(k_pool + slots[t] * row_elems, k + t * row_elems, row_elems * sizeof(float));
+        std::memcpy(v_pool + slots[t] * row_elems, v + t * row_elems, row_elems * sizeof(float));
+    }
+}
+
+}  // namespace kite::ops::cpu

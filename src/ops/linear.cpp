@@ -1,0 +1,52 @@
+// ops::linear and ops::embedding: validation and dispatch (dense f32 or quantized weights).
+#include "ops/cpu/kernels.h"
+#include "ops/dispatch.h"
+#include "ops/ops.h"
+#include "ops/quant.h"
+
+namespace kite::ops {
+
+Status linear(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out) {
+    KITE_RETURN_IF_ERROR(require_cpu("linear", x));
+    KITE_RETURN_IF_ERROR(require_f32("linear", "x", x));
+    KITE_RETURN_IF_ERROR(require_shape("linear", "x", x, 2));
+    KITE_RETURN_IF_ERROR(require_shape("linear", "weight", w.t, 2));
+    const int64_t T = x.dim(0), K = x.dim(1), N = w.out_features();
+    if (w.in_features() != K)
+        return invalid_argument("linear: x " + x.shape_string() + " does not match weight " + w.t.shape_string());
+    if (out.ndim() != 2 || out.dim(0) != T || out.dim(1) != N || out.dtype() != DType::kF32)
+        return invalid_argument("linear: out must be f32 [" + std::to_string(T) + ", " + std::to_string(N) + "], got " +
+                                out.shape_string());
+    if (bias != nullptr && (bias->numel() != N || bias->dtype() != DType::kF32))
+        return invalid_argument("linear: bias must be f32 [" + std::to_string(N) + "]");
+    if (dtype_is_quantized(w.t.dtype())) {
+        quant_matmul(x.data<float>(), T, K, w.t, out.data<float>());
+        if (bias != nullptr) {
+            const float* b = bias->data<float>();
+            float* o = out.data<float>();
+            for (int64_t t = 0; t < T; ++t)
+                for (int64_t n = 0; n < N; ++n) o[t * N + n] += b[n];
+        }
+        return Status::ok();
+    }
+    KITE_RETURN_IF_ERROR(require_f32("linear", "weight", w.t));
+    cpu::gemm_nt_f32(x.data<float>(), T, K, w.t.data<float>(), N, bias ? bias->data<float>() : nullptr,
+                     out.data<float>());
+    return Status::ok();
+}
+
+Status embedding(const Tensor& table, std::span<const int32_t> ids, Tensor& out) {
+    KITE_RETURN_IF_ERROR(require_cpu("embedding", table));
+    KITE_RETURN_IF_ERROR(require_shape("embedding", "table", table, 2));
+    const int64_t V = table.dim(0), H = table.dim(1);
+    if (out.dtype() != DType::kF32 || out.ndim() != 2 || out.dim(0) != static_cast<int64_t>(ids.size()) || out.dim(1) != H)
+        return invalid_argument("embedding: out must be f32 [" + std::to_string(ids.size()) + ", " + std::to_string(H) + "]");
+    for (int32_t id : ids) {
+        if (id < 0 || id >= V)
+            return invalid_argument("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
+    }
+    cpu::embedding(table, ids, out.data<float>());
+    return Status::ok();
+}
+
+}  // namespace kite::ops
