@@ -65,4 +65,8 @@ private:
     size_t read_offset_ = 0;
 };
 
+// A tokenizer from a model folder or a tokenizer.json file (its folder's tokenizer_config.json is
+// read too); any other path is an "unsupported" error. The GGUF loader extends it for .gguf files.
+Result<std::shared_ptr<Tokenizer>> load_tokenizer_any(const std::string& path);
+
 }  // namespace kite

@@ -1,0 +1,256 @@
+// The BPE model: byte-level (GPT-2 style) and SentencePiece style (byte_fallback, fuse_unk),
+// continuing_subword_prefix / end_of_word_suffix, ignore_merges. Merging keeps the symbols in a
+// linked list and candidate pairs in a heap, so a word of n symbols costs O(n log n), not O(n^2).
+// Dropout is ignored (inference is deterministic).
+#include <mutex>
+#include <queue>
+#include <shared_mutex>
+
+#include "tokenizer/components.h"
+#include "tokenizer/unicode.h"
+#include "tokenizer/vocab.h"
+
+namespace kite::tok {
+
+namespace {
+
+struct MergeInfo {
+    int32_t rank;
+    int32_t new_id;
+};
+
+struct Symbol {
+    int32_t id;
+    int32_t prev, next;
+    bool alive;
+};
+
+struct Candidate {
+    int32_t rank;
+    int32_t pos;
+    int32_t new_id;
+    bool operator<(const Candidate& o) const {  // max-heap: lower rank, then lower pos, on top
+        return rank != o.rank ? rank > o.rank : pos > o.pos;
+    }
+};
+
+constexpr size_t kCacheCapacity = 1 << 16;
+constexpr size_t kCacheMaxWordBytes = 256;
+
+class BpeModel final : public Model {
+public:
+    Status tokenize(std::string_view word, std::vector<int32_t>& out) const override {
+        if (word.empty()) return Status::ok();
+        if (ignore_merges_) {
+            auto it = vocab_.find(word);
+            if (it != vocab_.end()) { out.push_back(it->second); return Status::ok(); }
+        }
+        const bool cacheable = word.size() <= kCacheMaxWordBytes;
+        if (cacheable) {
+            std::shared_lock lock(cache_mu_);
+            auto it = cache_.find(word);
+            if (it != cache_.end()) {
+                out.insert(out.end(), it->second.begin(), it->second.end());
+                return Status::ok();
+            }
+        }
+        const size_t before = out.size();
+        KITE_RETURN_IF_ERROR(merge_word(word, out));
+        if (cacheable) {
+            std::unique_lock lock(cache_mu_);
+            if (cache_.size() < kCacheCapacity)
+                cache_.emplace(std::string(word), std::vector<int32_t>(out.begin() + before, out.end()));
+        }
+        return Status::ok();
+    }
+
+    std::optional<int32_t> token_to_id(std::string_view t) const override {
+        auto it = vocab_.find(t);
+        if (it == vocab_.end()) return std::nullopt;
+        return it->second;
+    }
+    const std::string* id_to_token(int32_t id) const override {
+        if (id < 0 || static_cast<size_t>(id) >= vocab_r_.size() || !has_id_[id]) return nullptr;
+        return &vocab_r_[id];
+    }
+    int64_t vocab_size() const override { return static_cast<int64_t>(vocab_.size()); }
+
+    Status load(const json& j);
+
+private:
+    std::optional<int32_t> find(std::string_view s) const {
+        auto it = vocab_.find(s);
+        if (it == vocab_.end()) return std::nullopt;
+        return it->second;
+    }
+
+    Status merge_word(std::string_view w, std::vector<int32_t>& out) const {
+        std::vector<Symbol> syms;
+        syms.reserve(w.size());
+        auto add = [&](int32_t id) {
+            const int32_t n = static_cast<int32_t>(syms.size());
+            syms.push_back(Symbol{id, n - 1, n + 1, true});
+        };
+        std::optional<int32_t> unk;  // pending (possibly fused) unknown
+        std::string buf;
+        size_t i = 0;
+        while (i < w.size()) {
+            const size_t st = i;
+            i += std::min(utf8_len(static_cast<unsigned char>(w[i])), w.size() - i);
+            const bool first = st == 0, last = i == w.size();
+            std::string_view s = w.substr(st, i - st);
+            if ((!first && !prefix_.empty()) || (last && !suffix_.empty())) {
+                buf.clear();
+                if (!first) buf += prefix_;
+                buf.append(s);
+                if (last) buf += suffix_;
+                s = buf;
+            }
+            if (auto id = find(s)) {
+                if (unk) { add(*unk); unk.reset(); }
+                add(*id);
+                continue;
+            }
+            if (byte_fallback_) {
+                bool all = true;
+                const size_t mark = syms.size();
+                for (char c : s) {
+                    auto id = find(byte_token(static_cast<unsigned char>(c)));
+                    if (!id) { all = false; break; }
+                    add(*id);
+                }
+                if (all) continue;
+                syms.resize(mark);
+            }
+            if (unk_id_) {
+                if (unk && !fuse_unk_) add(*unk);
+                unk = *unk_id_;
+            }
+        }
+        if (unk) add(*unk);
+        if (syms.empty()) return Status::ok();
+        syms.back().next = -1;
+
+        std::priority_queue<Candidate> heap;
+        for (size_t k = 0; k + 1 < syms.size(); ++k) push_pair(heap, syms, static_cast<int32_t>(k));
+        while (!heap.empty()) {
+            const Candidate top = heap.top();
+            heap.pop();
+            Symbol& left = syms[top.pos];
+            if (!left.alive || left.next < 0) continue;
+            const Symbol& right = syms[left.next];
+            auto it = merges_.find(key(left.id, right.id));
+            if (it == merges_.end() || it->second.new_id != top.new_id) continue;  // stale entry
+            const int32_t right_pos = left.next;
+            left.id = top.new_id;
+            left.next = right.next;
+            syms[right_pos].alive = false;
+            if (left.next >= 0) syms[left.next].prev = top.pos;
+            if (left.prev >= 0) push_pair(heap, syms, left.prev);
+            push_pair(heap, syms, top.pos);
+        }
+        for (const Symbol& s : syms) if (s.alive) out.push_back(s.id);
+        return Status::ok();
+    }
+
+    void push_pair(std::priority_queue<Candidate>& heap, const std::vector<Symbol>& syms, int32_t pos) const {
+        const Symbol& a = syms[pos];
+        if (a.next < 0) return;
+        auto it = merges_.find(key(a.id, syms[a.next].id));
+        if (it != merges_.end()) heap.push(Candidate{it->second.rank, pos, it->second.new_id});
+    }
+
+    static uint64_t key(int32_t a, int32_t b) {
+        return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
+    }
+    static std::string byte_token(unsigned char b) {
+        static const char* hex = "0123456789ABCDEF";
+        std::string s = "<0x00>";
+        s[3] = hex[b >> 4];
+        s[4] = hex[b & 15];
+        return s;
+    }
+
+    VocabMap vocab_;
+    std::vector<std::string> vocab_r_;
+    std::vector<bool> has_id_;
+    std::unordered_map<uint64_t, MergeInfo> merges_;
+    std::optional<int32_t> unk_id_;
+    std::string prefix_, suffix_;
+    bool byte_fallback_ = false, fuse_unk_ = false, ignore_merges_ = false;
+    mutable std::shared_mutex cache_mu_;
+    mutable std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> cache_;
+};
+
+Status BpeModel::load(const json& j) {
+    const std::string where = "model BPE";
+    auto vit = j.find("vocab");
+    if (vit == j.end() || !vit->is_object()) return invalid_argument(where + ": field 'vocab' must be an object");
+    int64_t max_id = -1;
+    vocab_.reserve(vit->size());
+    for (auto it = vit->begin(); it != vit->end(); ++it) {
+        if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() > INT32_MAX)
+            return invalid_argument(where + ": vocab entry '" + it.key() + "' must have a non-negative integer id");
+        const int32_t id = it.value().get<int32_t>();
+        vocab_[it.key()] = id;
+        max_id = std::max<int64_t>(max_id, id);
+    }
+    if (max_id >= (1 << 26)) return invalid_argument(where + ": vocab id " + std::to_string(max_id) + " is too large");
+    vocab_r_.assign(static_cast<size_t>(max_id + 1), std::string());
+    has_id_.assign(static_cast<size_t>(max_id + 1), false);
+    for (const auto& [tok, id] : vocab_) { vocab_r_[id] = tok; has_id_[id] = true; }
+
+    auto str_or_null = [&](const char* k) { return get_string_or(j, k, ""); };
+    prefix_ = str_or_null("continuing_subword_prefix");
+    suffix_ = str_or_null("end_of_word_suffix");
+    byte_fallback_ = get_bool_or(j, "byte_fallback", false);
+    fuse_unk_ = get_bool_or(j, "fuse_unk", false);
+    ignore_merges_ = get_bool_or(j, "ignore_merges", false);
+    const std::string unk = str_or_null("unk_token");
+    if (!unk.empty()) {
+        if (auto id = find(unk)) unk_id_ = *id;
+        else return invalid_argument(where + ": unk_token '" + unk + "' is not in the vocabulary");
+    }
+
+    auto mit = j.find("merges");
+    if (mit == j.end() || mit->is_null()) return Status::ok();
+    if (!mit->is_array()) return invalid_argument(where + ": field 'merges' must be an array");
+    merges_.reserve(mit->size());
+    int32_t rank = 0;
+    std::string a, b;
+    for (const json& m : *mit) {
+        if (m.is_string()) {
+            const std::string& s = m.get_ref<const std::string&>();
+            const size_t sp = s.find(' ');
+            if (sp == std::string::npos)
+                return invalid_argument(where + ": merge '" + s + "' is not two tokens separated by a space");
+            a = s.substr(0, sp);
+            b = s.substr(sp + 1);
+        } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+            a = m[0].get<std::string>();
+            b = m[1].get<std::string>();
+        } else {
+            return invalid_argument(where + ": merge #" + std::to_string(rank) + " must be \"a b\" or [\"a\", \"b\"]");
+        }
+        auto ia = find(a), ib = find(b);
+        if (!ia || !ib)
+            return invalid_argument(where + ": merge #" + std::to_string(rank) + " uses token '" + (ia ? b : a) +
+                                    "' that is not in the vocabulary");
+        const std::string merged = a + (b.size() >= prefix_.size() ? b.substr(prefix_.size()) : std::string());
+        auto in = find(merged);
+        if (!in) return invalid_argument(where + ": merge result '" + merged + "' is not in the vocabulary");
+        merges_[key(*ia, *ib)] = MergeInfo{rank, *in};
+        ++rank;
+    }
+    return Status::ok();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> make_bpe_model(const json& j) {
+    auto m = std::make_unique<BpeModel>();
+    KITE_RETURN_IF_ERROR(m->load(j));
+    return std::unique_ptr<Model>(std::move(m));
+}
+
+}  // namespace kite::tok

@@ -1,0 +1,138 @@
+// WordPiece and WordLevel models, and the model factory (which also infers the type of old
+// tokenizer.json files whose model has no "type").
+#include "tokenizer/components.h"
+#include "tokenizer/unicode.h"
+#include "tokenizer/vocab.h"
+
+namespace kite::tok {
+
+Result<std::unique_ptr<Model>> make_bpe_model(const json& j);
+Result<std::unique_ptr<Model>> make_unigram_model(const json& j);
+
+namespace {
+
+// Shared by WordPiece and WordLevel: vocab object {token: id} and its reverse.
+class MapModel : public Model {
+public:
+    Status load_vocab(const json& j, const std::string& where) {
+        auto vit = j.find("vocab");
+        if (vit == j.end() || !vit->is_object()) return invalid_argument(where + ": field 'vocab' must be an object");
+        int64_t max_id = -1;
+        for (auto it = vit->begin(); it != vit->end(); ++it) {
+            if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
+                it.value().get<int64_t>() >= (1 << 26))
+                return invalid_argument(where + ": vocab entry '" + it.key() + "' must have a non-negative integer id");
+            vocab_[it.key()] = it.value().get<int32_t>();
+            max_id = std::max<int64_t>(max_id, it.value().get<int64_t>());
+        }
+        vocab_r_.assign(static_cast<size_t>(max_id + 1), std::string());
+        has_id_.assign(static_cast<size_t>(max_id + 1), false);
+        for (const auto& [t, id] : vocab_) { vocab_r_[id] = t; has_id_[id] = true; }
+        return Status::ok();
+    }
+    std::optional<int32_t> token_to_id(std::string_view t) const override {
+        auto it = vocab_.find(t);
+        if (it == vocab_.end()) return std::nullopt;
+        return it->second;
+    }
+    const std::string* id_to_token(int32_t id) const override {
+        if (id < 0 || static_cast<size_t>(id) >= vocab_r_.size() || !has_id_[id]) return nullptr;
+        return &vocab_r_[id];
+    }
+    int64_t vocab_size() const override { return static_cast<int64_t>(vocab_.size()); }
+
+protected:
+    VocabMap vocab_;
+    std::vector<std::string> vocab_r_;
+    std::vector<bool> has_id_;
+};
+
+class WordPieceModel final : public MapModel {
+public:
+    Status load(const json& j) {
+        KITE_RETURN_IF_ERROR(load_vocab(j, "model WordPiece"));
+        prefix_ = get_string_or(j, "continuing_subword_prefix", "##");
+        const std::string unk = get_string_or(j, "unk_token", "[UNK]");
+        auto it = vocab_.find(unk);
+        if (it == vocab_.end()) return invalid_argument("model WordPiece: unk_token '" + unk + "' is not in the vocabulary");
+        unk_id_ = it->second;
+        auto mit = j.find("max_input_chars_per_word");
+        if (mit != j.end() && mit->is_number_unsigned()) max_chars_ = mit->get<size_t>();
+        return Status::ok();
+    }
+    Status tokenize(std::string_view w, std::vector<int32_t>& out) const override {
+        size_t nchars = 0;
+        for (char c : w) nchars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+        if (nchars > max_chars_) { out.push_back(unk_id_); return Status::ok(); }
+        const size_t mark = out.size();
+        size_t start = 0;
+        std::string buf;
+        while (start < w.size()) {
+            size_t end = w.size();
+            bool found = false;
+            while (start < end) {
+                std::string_view sub = w.substr(start, end - start);
+                if (start > 0) { buf = prefix_; buf.append(sub); sub = buf; }
+                auto it = vocab_.find(sub);
+                if (it != vocab_.end()) { out.push_back(it->second); found = true; break; }
+                do { --end; } while (end > start && (static_cast<unsigned char>(w[end]) & 0xC0) == 0x80);
+            }
+            if (!found) { out.resize(mark); out.push_back(unk_id_); return Status::ok(); }
+            start = end;
+        }
+        return Status::ok();
+    }
+private:
+    std::string prefix_;
+    int32_t unk_id_ = 0;
+    size_t max_chars_ = 100;
+};
+
+class WordLevelModel final : public MapModel {
+public:
+    Status load(const json& j) {
+        KITE_RETURN_IF_ERROR(load_vocab(j, "model WordLevel"));
+        const std::string unk = get_string_or(j, "unk_token", "<unk>");
+        auto it = vocab_.find(unk);
+        if (it != vocab_.end()) unk_id_ = it->second;
+        return Status::ok();
+    }
+    Status tokenize(std::string_view w, std::vector<int32_t>& out) const override {
+        auto it = vocab_.find(w);
+        if (it != vocab_.end()) { out.push_back(it->second); return Status::ok(); }
+        if (!unk_id_) return invalid_argument("model WordLevel: word is not in the vocabulary and there is no unk_token");
+        out.push_back(*unk_id_);
+        return Status::ok();
+    }
+private:
+    std::optional<int32_t> unk_id_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Model>> make_model(const json& j) {
+    if (!j.is_object()) return invalid_argument("tokenizer.json: 'model' must be an object");
+    std::string type = get_string_or(j, "type", "");
+    if (type.empty()) {  // old layout: infer from the fields, in the order HF tries them
+        auto v = j.find("vocab");
+        if (v != j.end() && v->is_array()) type = "Unigram";
+        else if (j.contains("merges")) type = "BPE";
+        else if (j.contains("max_input_chars_per_word") || j.contains("continuing_subword_prefix")) type = "WordPiece";
+        else type = "WordLevel";
+    }
+    if (type == "BPE") return make_bpe_model(j);
+    if (type == "Unigram") return make_unigram_model(j);
+    if (type == "WordPiece") {
+        auto m = std::make_unique<WordPieceModel>();
+        KITE_RETURN_IF_ERROR(m->load(j));
+        return std::unique_ptr<Model>(std::move(m));
+    }
+    if (type == "WordLevel") {
+        auto m = std::make_unique<WordLevelModel>();
+        KITE_RETURN_IF_ERROR(m->load(j));
+        return std::unique_ptr<Model>(std::move(m));
+    }
+    return unimplemented("model type '" + type + "' is not supported (expected BPE, Unigram, WordPiece or WordLevel)");
+}
+
+}  // namespace kite::tok

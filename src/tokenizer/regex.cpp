@@ -1,0 +1,123 @@
+// PCRE2 wrapper: translation of the few Oniguruma spellings PCRE2 lacks (\uXXXX), JIT matching
+// with a per-thread match block and JIT stack so that const Regex objects are shared by threads.
+#include "tokenizer/regex.h"
+
+#include <cctype>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+namespace kite::tok {
+
+namespace {
+
+// Oniguruma accepts \uXXXX; PCRE2 spells it \x{XXXX}.
+std::string translate(const std::string& p) {
+    std::string out;
+    out.reserve(p.size());
+    for (size_t i = 0; i < p.size(); ++i) {
+        if (p[i] == '\\' && i + 1 < p.size()) {
+            if (p[i + 1] == 'u' && i + 6 <= p.size()) {
+                bool hex = true;
+                for (size_t k = i + 2; k < i + 6; ++k) hex = hex && std::isxdigit(static_cast<unsigned char>(p[k]));
+                if (hex) {
+                    out += "\\x{" + p.substr(i + 2, 4) + "}";
+                    i += 5;
+                    continue;
+                }
+            }
+            out += p[i];
+            out += p[i + 1];
+            ++i;
+            continue;
+        }
+        out += p[i];
+    }
+    return out;
+}
+
+struct ThreadMatchState {
+    pcre2_match_data* md = nullptr;
+    pcre2_match_context* mc = nullptr;
+    pcre2_jit_stack* js = nullptr;
+    ThreadMatchState() {
+        md = pcre2_match_data_create(8, nullptr);
+        mc = pcre2_match_context_create(nullptr);
+        js = pcre2_jit_stack_create(64 * 1024, 8 * 1024 * 1024, nullptr);
+        if (mc && js) pcre2_jit_stack_assign(mc, nullptr, js);
+    }
+    ~ThreadMatchState() {
+        pcre2_match_data_free(md);
+        pcre2_match_context_free(mc);
+        pcre2_jit_stack_free(js);
+    }
+};
+
+ThreadMatchState& match_state() {
+    thread_local ThreadMatchState st;
+    return st;
+}
+
+}  // namespace
+
+std::string regex_escape(std::string_view s) {
+    std::string out;
+    for (char c : s) {
+        if (std::string_view("\\^$.|?*+()[]{}-#/ ").find(c) != std::string_view::npos) out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+Result<std::shared_ptr<const Regex>> Regex::compile(const std::string& pattern) {
+    const std::string p = translate(pattern);
+    int err = 0;
+    PCRE2_SIZE off = 0;
+    pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(p.data()), p.size(),
+                                     PCRE2_UTF | PCRE2_UCP, &err, &off, nullptr);
+    if (!code) {
+        PCRE2_UCHAR buf[256];
+        pcre2_get_error_message(err, buf, sizeof(buf));
+        return invalid_argument("regex '" + pattern + "' does not compile at offset " + std::to_string(off) +
+                                ": " + reinterpret_cast<char*>(buf));
+    }
+    std::shared_ptr<Regex> r(new Regex());
+    r->code_ = code;
+    r->jit_ = pcre2_jit_compile(code, PCRE2_JIT_COMPLETE) == 0;
+    return std::shared_ptr<const Regex>(r);
+}
+
+Regex::~Regex() { pcre2_code_free(static_cast<pcre2_code*>(code_)); }
+
+void Regex::find_all(std::string_view s, std::vector<std::pair<size_t, size_t>>& out) const {
+    out.clear();
+    auto* code = static_cast<pcre2_code*>(code_);
+    ThreadMatchState& st = match_state();
+    const auto* subject = reinterpret_cast<PCRE2_SPTR>(s.data());
+    size_t pos = 0;
+    while (pos <= s.size()) {
+        int rc = jit_ ? pcre2_jit_match(code, subject, s.size(), pos, 0, st.md, st.mc)
+                      : pcre2_match(code, subject, s.size(), pos, PCRE2_NO_UTF_CHECK, st.md, st.mc);
+        if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {
+            rc = pcre2_match(code, subject, s.size(), pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, st.md, nullptr);
+        }
+        if (rc < 0) break;
+        const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(st.md);
+        const size_t a = ov[0], b = ov[1];
+        if (b > a) {
+            out.emplace_back(a, b);
+            pos = b;
+        } else {  // empty match: step over one character
+            if (a >= s.size()) break;
+            pos = a + utf8_char_len(s, a);
+        }
+    }
+}
+
+size_t Regex::utf8_char_len(std::string_view s, size_t i) {
+    const unsigned char b = static_cast<unsigned char>(s[i]);
+    size_t n = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 1;
+    return i + n > s.size() ? s.size() - i : n;
+}
+
+}  // namespace kite::tok

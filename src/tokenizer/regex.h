@@ -1,0 +1,36 @@
+// PCRE2 (UTF + UCP, JIT) behind a small interface: compile an Oniguruma-style pattern as written
+// in tokenizer.json and list its non-overlapping matches the way the `tokenizers` library does.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "core/status.h"
+
+namespace kite::tok {
+
+class Regex {
+public:
+    static Result<std::shared_ptr<const Regex>> compile(const std::string& pattern);
+    ~Regex();
+    Regex(const Regex&) = delete;
+    Regex& operator=(const Regex&) = delete;
+
+    // Byte ranges [start, end) of successive leftmost matches; empty matches are skipped.
+    // `s` must be valid UTF-8.
+    void find_all(std::string_view s, std::vector<std::pair<size_t, size_t>>& out) const;
+
+private:
+    Regex() = default;
+    static size_t utf8_char_len(std::string_view s, size_t i);
+    void* code_ = nullptr;  // pcre2_code_8*
+    bool jit_ = false;
+};
+
+// A literal string as a PCRE2 pattern.
+std::string regex_escape(std::string_view s);
+
+}  // namespace kite::tok
