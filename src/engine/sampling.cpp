@@ -4,6 +4,7 @@
 #include "engine/sampling.h"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -17,7 +18,8 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr int kMaxLogprobs = 20;          // OpenAI's limit on top_logprobs
 constexpr float kMaxLogitBias = 100.0f;   // OpenAI's range for logit_bias values
 constexpr size_t kHeapMaxK = 1024;        // above this, nth_element beats a size-k heap
-constexpr size_t kTopPFirstChunk = 64;    // top-p sorts this many best tokens first, then 4x more
+constexpr size_t kTopPBuckets = 2048;     // bins per refinement of the top-p cut
+constexpr size_t kTopPSortBelow = 512;    // top-p sorts a range this small instead of binning it
 
 std::string num(double v) {
     char buf[32];
@@ -28,6 +30,7 @@ std::string num(double v) {
 struct Cand {
     float logit;
     int32_t id;
+    float weight = 0.0f;  // exp((logit - max) / T), once the candidate is kept
 };
 
 // Larger logit first, lower id on ties: every selection and sort below is deterministic, so the
@@ -48,7 +51,7 @@ void select_top_k(std::span<const float> row, size_t k, std::vector<Cand>& out) 
         out.reserve(k);
         for (size_t i = 0; i < row.size(); ++i) {
             if (!drawable(row[i])) continue;
-            Cand c{row[i], static_cast<int32_t>(i)};
+            Cand c{row[i], static_cast<int32_t>(i), 0.0f};
             if (out.size() < k) {
                 out.push_back(c);
                 std::push_heap(out.begin(), out.end(), ranks_before);
@@ -62,7 +65,7 @@ void select_top_k(std::span<const float> row, size_t k, std::vector<Cand>& out) 
     }
     out.reserve(row.size());
     for (size_t i = 0; i < row.size(); ++i)
-        if (drawable(row[i])) out.push_back({row[i], static_cast<int32_t>(i)});
+        if (drawable(row[i])) out.push_back({row[i], static_cast<int32_t>(i), 0.0f});
     if (out.size() > k) {
         std::nth_element(out.begin(), out.begin() + static_cast<ptrdiff_t>(k), out.end(), ranks_before);
         out.resize(k);
@@ -149,28 +152,85 @@ void apply_presence_frequency(std::span<float> row, std::span<const int32_t> out
     }
 }
 
+// Nucleus over `kept` (weights set, `z` the mass of the distribution top-p sees): shrinks it to
+// the smallest best-first set whose weight reaches top_p * z, at least one token. Sorting a flat
+// 150k-token distribution per step would dominate the step, so the cut is found by bucketing:
+// logits are binned by distance from the best, the bin where the cumulative mass crosses the
+// target is found in one pass, and only that bin is refined (re-binned, or sorted once small).
+void apply_top_p(std::vector<Cand>& kept, double z, float top_p) {
+    const double target = static_cast<double>(top_p) * z;
+    double acc = 0.0;  // weight of kept[0, lo), all ranked before kept[lo, ..)
+    size_t lo = 0;
+    thread_local std::vector<Cand> boundary;
+    std::array<double, kTopPBuckets> mass;
+    while (kept.size() - lo > kTopPSortBelow) {
+        const auto [min_it, max_it] = std::minmax_element(
+            kept.begin() + static_cast<ptrdiff_t>(lo), kept.end(),
+            [](const Cand& a, const Cand& b) { return a.logit < b.logit; });
+        const float top = max_it->logit, spread = top - min_it->logit;
+        if (!(spread > 0.0f) || !std::isfinite(spread)) break;  // all equal: only ids order them
+        // Monotone in the logit (better logit -> lower or equal bin), so bins respect the ranking.
+        const float scale = static_cast<float>(kTopPBuckets) / spread;
+        auto bin = [&](const Cand& c) {
+            return std::min(kTopPBuckets - 1, static_cast<size_t>((top - c.logit) * scale));
+        };
+        mass.fill(0.0);
+        for (size_t i = lo; i < kept.size(); ++i) mass[bin(kept[i])] += kept[i].weight;
+        size_t cut = 0;
+        while (cut < kTopPBuckets && acc + mass[cut] < target) acc += mass[cut++];
+        if (cut == kTopPBuckets) return;  // never reached: min-p cut deeper than top-p (or rounding)
+        // One pass: bins before the cut stay in place, the cut's bin moves to the end to be refined,
+        // later bins are dropped.
+        boundary.clear();
+        size_t j = lo;
+        for (size_t i = lo; i < kept.size(); ++i) {
+            const size_t b = bin(kept[i]);
+            if (b < cut) kept[j++] = kept[i];
+            else if (b == cut) boundary.push_back(kept[i]);
+        }
+        kept.resize(j);
+        kept.insert(kept.end(), boundary.begin(), boundary.end());
+        lo = j;
+    }
+    std::sort(kept.begin() + static_cast<ptrdiff_t>(lo), kept.end(), ranks_before);
+    for (size_t i = lo; i < kept.size(); ++i) {
+        acc += kept[i].weight;
+        if (acc >= target) {
+            kept.resize(i + 1);
+            return;
+        }
+    }
+}
+
 // The tokens a non-greedy draw may pick, after temperature, top-k, top-p and min-p (HF's order),
-// into `kept`. Sorted best first when top-p needed an order; otherwise in a deterministic order
-// that is cheaper to produce. Returns the max logit (the weights are exp((x - max) / T)).
-float kept_candidates(std::span<const float> row, const SamplingParams& p, std::vector<Cand>& kept) {
+// into `kept` with their weights exp((x - max) / T), in a deterministic order (not necessarily
+// sorted). Empty when no logit is drawable.
+void kept_candidates(std::span<const float> row, const SamplingParams& p, std::vector<Cand>& kept) {
     const float inv_t = 1.0f / p.temperature;
     const bool use_top_k = p.top_k > 0 && static_cast<size_t>(p.top_k) < row.size();
     const bool use_top_p = p.top_p < 1.0f;
+    // x == max is special-cased so that an infinite max or a tiny temperature (inv_t = inf)
+    // still gives the best tokens weight 1 instead of NaN.
     auto weight = [&](float x, float max) { return x == max ? 1.0f : std::exp((x - max) * inv_t); };
 
     float max = -kInf;
-    double z = 0.0;  // top-p's normalizer: the mass of the distribution top-k left (or all of it)
+    double z = 0.0;  // top-p's normalizer: the mass of what top-k left (or of everything)
     kept.clear();
     if (use_top_k) {
         select_top_k(row, static_cast<size_t>(p.top_k), kept);
         for (const Cand& c : kept) max = std::max(max, c.logit);
-        if (use_top_p)
-            for (const Cand& c : kept) z += weight(c.logit, max);
+        for (Cand& c : kept) {
+            c.weight = weight(c.logit, max);
+            z += c.weight;
+        }
     } else {
         for (float x : row)
             if (x > max) max = x;
     }
-    if (!drawable(max)) return max;
+    if (!drawable(max)) {
+        kept.clear();
+        return;
+    }
 
     // min-p keeps p >= min_p * p_max, i.e. (x - max) / T >= log(min_p). p_max is the argmax's,
     // which every earlier step keeps, and renormalizing does not change the ratio: so min-p only
@@ -186,49 +246,23 @@ float kept_candidates(std::span<const float> row, const SamplingParams& p, std::
         for (size_t i = 0; i < row.size(); ++i) {
             const float x = row[i];
             if (!drawable(x)) continue;
-            if (use_top_p) z += weight(x, max);
-            if (x >= min_p_threshold) kept.push_back({x, static_cast<int32_t>(i)});
+            const float w = weight(x, max);
+            z += w;
+            if (x >= min_p_threshold) kept.push_back({x, static_cast<int32_t>(i), w});
         }
     }
-    if (!use_top_p) return max;
-
-    // Nucleus: the smallest best-first prefix whose probability reaches top_p (at least one
-    // token). Peaked distributions need a handful of tokens, so sort a small best chunk first
-    // and grow it 4x at a time instead of sorting the whole vocabulary.
-    const double target = static_cast<double>(p.top_p) * z;
-    double cum = 0.0;
-    size_t sorted = 0, chunk = kTopPFirstChunk;
-    while (sorted < kept.size()) {
-        const size_t end = std::min(kept.size(), sorted + chunk);
-        auto first = kept.begin() + static_cast<ptrdiff_t>(sorted);
-        auto last = kept.begin() + static_cast<ptrdiff_t>(end);
-        if (end < kept.size()) std::nth_element(first, last, kept.end(), ranks_before);
-        std::sort(first, last, ranks_before);
-        for (size_t i = sorted; i < end; ++i) {
-            cum += weight(kept[i].logit, max);
-            if (cum >= target) {
-                kept.resize(i + 1);
-                return max;
-            }
-        }
-        sorted = end;
-        chunk *= 4;
-    }
-    std::sort(kept.begin(), kept.end(), ranks_before);  // min-p cut first: keep all it left
-    return max;
+    if (use_top_p) apply_top_p(kept, z, p.top_p);
 }
 
 int32_t draw(std::span<const float> row, const SamplingParams& p, SamplerRng& rng) {
     thread_local std::vector<Cand> kept;
     thread_local std::vector<double> cum;
-    const float max = kept_candidates(row, p, kept);
-    if (kept.empty() || !drawable(max)) return argmax(row);
-    const float inv_t = 1.0f / p.temperature;
+    kept_candidates(row, p, kept);
+    if (kept.empty()) return argmax(row);
     cum.resize(kept.size());
     double total = 0.0;
     for (size_t i = 0; i < kept.size(); ++i) {
-        const float x = kept[i].logit;
-        total += x == max ? 1.0 : std::exp((x - max) * inv_t);
+        total += kept[i].weight;
         cum[i] = total;
     }
     // The first token whose cumulative weight passes u: token i has probability weight_i / total.
@@ -315,20 +349,15 @@ std::vector<std::pair<int32_t, double>> sampling_distribution(std::span<const fl
     std::vector<std::pair<int32_t, double>> out;
     if (logits.empty()) return out;
     std::vector<Cand> kept;
-    const float max = params.is_greedy() ? -kInf : kept_candidates(logits, params, kept);
-    if (kept.empty() || !drawable(max)) {
+    if (!params.is_greedy()) kept_candidates(logits, params, kept);
+    if (kept.empty()) {
         out.emplace_back(argmax(logits), 1.0);
         return out;
     }
     std::sort(kept.begin(), kept.end(), ranks_before);
-    const float inv_t = 1.0f / params.temperature;
     double total = 0.0;
-    for (const Cand& c : kept) {
-        const double w = c.logit == max ? 1.0 : std::exp((c.logit - max) * inv_t);
-        out.emplace_back(c.id, w);
-        total += w;
-    }
-    for (auto& [id, p] : out) p /= total;
+    for (const Cand& c : kept) total += c.weight;
+    for (const Cand& c : kept) out.emplace_back(c.id, c.weight / total);
     return out;
 }
 

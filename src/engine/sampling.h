@@ -46,8 +46,9 @@ private:
     std::mt19937_64 gen_;
 };
 
-// Picks the next token. `logits` [vocab] is modified in place. `prompt_ids` / `output_ids` feed the
-// penalties. Logprobs (when params.logprobs >= 0) are of the model's distribution: log-softmax of
+// Picks the next token. `logits` [vocab] is modified in place: on return it holds the logits after
+// logit_bias and the penalties (before temperature). `prompt_ids` / `output_ids` feed the
+// penalties; ids outside the vocabulary are ignored. Logprobs (when params.logprobs >= 0) are of the model's distribution: log-softmax of
 // the raw logits, before penalties, temperature and truncation (vLLM's default).
 TokenLogprob sample_token(std::span<float> logits, const SamplingParams& params,
                           std::span<const int32_t> prompt_ids, std::span<const int32_t> output_ids,
