@@ -57,6 +57,7 @@ struct RequestOutput {
     int num_cached_tokens = 0;            // prompt tokens served from the prefix cache
     int num_output_tokens = 0;            // total so far
     float cumulative_logprob = 0.0f;      // beam search score source
+    double score = 0.0;                   // beam search: sum_logprob / len ** length_penalty (HF sequences_scores)
     RequestTimings timings;
 };
 

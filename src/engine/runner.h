@@ -1,0 +1,52 @@
+// The runner turns a ScheduledBatch into tensors and work: swaps and copy-on-write on the KvCache,
+// one ForwardBatch (token ids, positions, slot mapping, block tables, logits rows) through
+// Model::forward, then per sequence a sample from its own seeded generator (or, for beam search,
+// the log-probability row). The only engine code that touches the model and K/V memory.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "core/status.h"
+#include "core/tensor.h"
+#include "engine/engine.h"
+#include "engine/sampling.h"
+#include "engine/scheduler.h"
+#include "model/forward_batch.h"
+#include "model/kv_cache.h"
+
+namespace kite {
+
+class Model;
+
+// What a sampled sequence produced this step.
+struct SeqResult {
+    std::vector<TokenLogprob> samples;  // 1, or n when the prompt sequence forks into n samples
+    std::vector<float> beam_row;        // beam search: log-softmax of the logits
+};
+
+struct StepOutput {
+    std::vector<SeqResult> results;  // parallel to ScheduledBatch::seqs; empty where !sample
+};
+
+// Number of KV blocks the config asks for, given bytes per block (num_kv_blocks, else
+// kv_cache_mem_mb, else a fraction of available memory, else a default budget).
+Result<int> kv_blocks_from_config(const EngineConfig& config, int64_t bytes_per_block, int max_model_len);
+
+class Runner {
+public:
+    Runner(Model& model, KvCache& kv_cache, const KvCacheManager& kv);
+    Result<StepOutput> run(const ScheduledBatch& batch);
+    // The ForwardBatch of a step (exposed for tests).
+    ForwardBatch build_forward_batch(const ScheduledBatch& batch) const;
+
+private:
+    void sample(const ScheduledSeq& e, float* row, SeqResult& out);
+
+    Model& model_;
+    KvCache& kv_cache_;
+    const KvCacheManager& kv_;
+    Tensor logits_;
+};
+
+}  // namespace kite

@@ -1,0 +1,310 @@
+// Token-budget scheduling with chunked prefill, prefix hits, preemption and swapping
+// (see scheduler.h for the model of a step).
+#include "engine/scheduler.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "engine/scheduling_policy.h"
+
+namespace kite {
+
+Scheduler::Scheduler(const SchedulerConfig& config, KvCacheManager& kv) : config_(config), kv_(kv) {}
+
+void Scheduler::add(std::unique_ptr<Request> r) {
+    Sequence s;
+    s.id = new_seq_id();
+    s.tokens = r->params.prompt_ids;
+    s.num_prompt_tokens = r->num_prompt_tokens();
+    r->seqs.push_back(std::move(s));
+    r->state = RequestState::kWaiting;
+    waiting_.push_back(std::move(r));
+}
+
+void Scheduler::sort_by_policy(std::vector<std::unique_ptr<Request>>& list) const {
+    std::stable_sort(list.begin(), list.end(), [this](const auto& a, const auto& b) {
+        return serves_before(config_.policy, *a, *b);
+    });
+}
+
+int Scheduler::occupancy() const {
+    int n = 0;
+    for (const auto& r : running_) n += r->width();
+    return n;
+}
+
+Scheduler::Booking Scheduler::book(Request& r, int& budget, ScheduledBatch& out) {
+    struct Plan {
+        int seq;
+        int start;
+        int n;
+        bool fresh;
+        PrefixHit hit;
+    };
+    std::vector<Plan> plans;
+    int left = budget;
+    int need_blocks = 0;
+    std::unordered_set<int> hit_free;          // cached free blocks a hit takes out of the free pool
+    std::unordered_map<int, int> cow_writers;  // shared block -> sequences of r writing into it
+    for (int i = 0; i < static_cast<int>(r.seqs.size()) && left > 0; ++i) {
+        Sequence& s = r.seqs[i];
+        if (s.finished) continue;
+        Plan p{i, s.num_computed_tokens, 0, !kv_.has_sequence(s.id), {}};
+        if (p.fresh) {
+            KITE_CHECK(s.num_computed_tokens == 0);  // swapped sequences come back through swap_in
+            p.hit = kv_.find_cached_prefix(s.tokens, 0);
+            p.start = p.hit.num_tokens;
+        }
+        const int want = s.num_tokens() - p.start;
+        p.n = std::min(want, left);
+        // All beams advance together: a beam step needs every beam's next-token distribution.
+        if (r.is_beam_search() && p.n < want) return Booking::kNoBudget;
+        if (p.n <= 0) continue;
+        if (p.fresh) {
+            need_blocks += kv_.blocks_for_tokens(p.start + p.n) - static_cast<int>(p.hit.blocks.size());
+            for (int b : p.hit.blocks) {
+                if (kv_.pool().ref_count(b) == 0) hit_free.insert(b);
+            }
+        } else {
+            const std::vector<int>& table = kv_.block_table(s.id);
+            need_blocks += std::max(0, kv_.blocks_for_tokens(p.start + p.n) - static_cast<int>(table.size()));
+            const size_t first = static_cast<size_t>(p.start / kv_.block_size());
+            if (first < table.size() && kv_.pool().ref_count(table[first]) > 1) ++cow_writers[table[first]];
+        }
+        left -= p.n;
+        plans.push_back(std::move(p));
+    }
+    if (plans.empty()) return Booking::kNoBudget;
+    // k writers of a block held m times: each copies, except the last when all holders write.
+    for (const auto& [block, k] : cow_writers) need_blocks += kv_.pool().ref_count(block) > k ? k : k - 1;
+    need_blocks += static_cast<int>(hit_free.size());
+    if (need_blocks > kv_.num_free_blocks()) return Booking::kNoBlocks;
+
+    for (Plan& p : plans) {
+        Sequence& s = r.seqs[p.seq];
+        const bool ok = kv_.allocate_slots(s.id, p.start, p.start + p.n, p.fresh ? &p.hit : nullptr, &out.copies);
+        KITE_CHECK(ok);
+        if (p.fresh) {
+            s.num_computed_tokens = p.hit.num_tokens;
+            if (r.num_cached_tokens < 0) r.num_cached_tokens = p.hit.num_tokens;
+        }
+        out.seqs.push_back({&r, p.seq, p.n, p.start + p.n == s.num_tokens()});
+        out.num_tokens += p.n;
+    }
+    budget = left;
+    return Booking::kOk;
+}
+
+Scheduler::Booking Scheduler::swap_in(Request& r, int& budget, ScheduledBatch& out) {
+    int need_blocks = 0;
+    for (const Sequence& s : r.seqs) {
+        if (!s.finished) need_blocks += kv_.blocks_for_tokens(s.num_computed_tokens + std::min(budget, 1));
+    }
+    if (need_blocks > kv_.num_free_blocks()) return Booking::kNoBlocks;
+    for (int i = 0; i < static_cast<int>(r.seqs.size()); ++i) {
+        Sequence& s = r.seqs[i];
+        if (s.finished) continue;
+        const bool ok = kv_.allocate_slots(s.id, s.num_computed_tokens, s.num_computed_tokens, nullptr, nullptr);
+        KITE_CHECK(ok);
+        const std::vector<int>& table = kv_.block_table(s.id);
+        out.swap_in.push_back({&r, i, std::vector<int>(table.begin(), table.end())});
+    }
+    // The tokens of this step are booked like a running request's (they fit: counted above for
+    // one token each; a longer chunk may simply not be booked this step).
+    int b = budget;
+    if (book(r, b, out) == Booking::kOk) budget = b;
+    return Booking::kOk;
+}
+
+void Scheduler::preempt(std::unique_ptr<Request> r, ScheduledBatch& out) {
+    ++num_preemptions_;
+    ++r->num_preemptions;
+    bool swap = config_.preemption_mode == PreemptionMode::kSwap;
+    if (swap) {
+        swap = false;
+        for (const Sequence& s : r->seqs) swap = swap || (!s.finished && s.num_computed_tokens > 0);
+    }
+    for (int i = 0; i < static_cast<int>(r->seqs.size()); ++i) {
+        Sequence& s = r->seqs[i];
+        if (swap && !s.finished) {
+            const std::vector<int>& table = kv_.block_table(s.id);
+            const size_t n = static_cast<size_t>(kv_.blocks_for_tokens(s.num_computed_tokens));
+            KITE_CHECK(n <= table.size());
+            out.swap_out.push_back({r.get(), i, std::vector<int>(table.begin(), table.begin() + long(n))});
+        } else {
+            s.num_computed_tokens = 0;
+            s.beam_row.clear();
+        }
+        kv_.free(s.id);
+    }
+    if (swap) {
+        r->state = RequestState::kSwapped;
+        swapped_.push_back(std::move(r));
+    } else {
+        r->state = RequestState::kWaiting;
+        waiting_.push_back(std::move(r));
+    }
+}
+
+void Scheduler::finish_unfittable(Request& r) {
+    for (Sequence& s : r.seqs) {
+        kv_.free(s.id);
+        if (s.finished) continue;
+        s.finished = true;
+        s.finish_reason = FinishReason::kLength;
+        s.stop_reason = "kv_cache_full";
+    }
+    r.state = RequestState::kFinished;
+}
+
+ScheduledBatch Scheduler::schedule() {
+    ScheduledBatch out;
+    int budget = config_.max_num_batched_tokens;
+    bool preempted = false;
+
+    if (config_.policy == SchedulingPolicy::kStatic &&
+        may_admit(config_.policy, num_running(), num_swapped())) {
+        // The whole batch joins now: as many as fit by count and by prompt blocks.
+        sort_by_policy(waiting_);
+        int occupied = 0, blocks = 0;
+        size_t k = 0;
+        for (; k < waiting_.size(); ++k) {
+            const Request& r = *waiting_[k];
+            int b = 0;
+            for (const Sequence& s : r.seqs) b += kv_.blocks_for_tokens(s.num_tokens() + 1);
+            if (k > 0 && (occupied + r.width() > config_.max_num_seqs || blocks + b > kv_.num_free_blocks())) break;
+            occupied += r.width();
+            blocks += b;
+        }
+        for (size_t i = 0; i < k; ++i) {
+            waiting_[i]->state = RequestState::kRunning;
+            running_.push_back(std::move(waiting_[i]));
+        }
+        waiting_.erase(waiting_.begin(), waiting_.begin() + long(k));
+    }
+
+    sort_by_policy(running_);
+    for (size_t i = 0; i < running_.size() && budget > 0;) {
+        Request& r = *running_[i];
+        Booking b = book(r, budget, out);
+        while (b == Booking::kNoBlocks) {
+            if (running_.size() == 1) {  // alone and still short: it can never fit
+                finish_unfittable(r);
+                done_.push_back(std::move(running_[i]));
+                running_.erase(running_.begin() + long(i));
+                break;
+            }
+            std::unique_ptr<Request> victim = std::move(running_.back());
+            running_.pop_back();
+            const bool self = victim.get() == &r;
+            preempt(std::move(victim), out);
+            preempted = true;
+            if (self) break;
+            b = book(r, budget, out);
+        }
+        if (i < running_.size() && running_[i].get() == &r) ++i;
+    }
+
+    if (!preempted) {
+        sort_by_policy(swapped_);
+        while (!swapped_.empty()) {
+            Request& r = *swapped_.front();
+            if (occupancy() + r.width() > config_.max_num_seqs) break;
+            if (swap_in(r, budget, out) != Booking::kOk) {
+                if (!running_.empty() || !out.seqs.empty()) break;
+                // Alone and still short (forked sequences lost their sharing on the way out):
+                // fall back to recomputing, where the prefix cache shares the prompt again.
+                for (Sequence& s : r.seqs) {
+                    s.swapped_kv.clear();
+                    s.num_computed_tokens = 0;
+                    s.beam_row.clear();
+                }
+                r.state = RequestState::kWaiting;
+                waiting_.push_back(std::move(swapped_.front()));
+                swapped_.erase(swapped_.begin());
+                continue;
+            }
+            r.state = RequestState::kRunning;
+            running_.push_back(std::move(swapped_.front()));
+            swapped_.erase(swapped_.begin());
+        }
+    }
+
+    if (!preempted && config_.policy != SchedulingPolicy::kStatic &&
+        may_admit(config_.policy, num_running(), num_swapped())) {
+        sort_by_policy(waiting_);
+        while (!waiting_.empty() && budget > 0) {
+            Request& r = *waiting_.front();
+            if (!running_.empty() && occupancy() + r.width() > config_.max_num_seqs) break;
+            const Booking b = book(r, budget, out);
+            if (b == Booking::kNoBlocks && running_.empty() && out.seqs.empty()) {
+                finish_unfittable(r);
+                done_.push_back(std::move(waiting_.front()));
+                waiting_.erase(waiting_.begin());
+                continue;
+            }
+            if (b != Booking::kOk) break;
+            r.state = RequestState::kRunning;
+            running_.push_back(std::move(waiting_.front()));
+            waiting_.erase(waiting_.begin());
+        }
+    }
+    return out;
+}
+
+void Scheduler::on_computed(const ScheduledBatch& batch) {
+    std::unordered_set<Request*> seen;
+    for (const ScheduledSeq& e : batch.seqs) {
+        Sequence& s = e.request->seqs[e.seq];
+        s.num_computed_tokens += e.num_new_tokens;
+        kv_.cache_full_blocks(s.id, s.tokens, s.num_computed_tokens, 0);
+        if (seen.insert(e.request).second) ++e.request->timings.num_steps;
+    }
+}
+
+std::vector<std::unique_ptr<Request>> Scheduler::take_finished() {
+    std::vector<std::unique_ptr<Request>> out = std::move(done_);
+    done_.clear();
+    for (size_t i = 0; i < running_.size();) {
+        Request& r = *running_[i];
+        for (const Sequence& s : r.seqs) {
+            if (s.finished) kv_.free(s.id);
+        }
+        if (r.all_finished()) {
+            r.state = RequestState::kFinished;
+            out.push_back(std::move(running_[i]));
+            running_.erase(running_.begin() + long(i));
+        } else {
+            ++i;
+        }
+    }
+    return out;
+}
+
+std::unique_ptr<Request> Scheduler::remove(const std::string& request_id) {
+    for (auto* list : {&running_, &waiting_, &swapped_, &done_}) {
+        for (auto it = list->begin(); it != list->end(); ++it) {
+            if ((*it)->params.id != request_id) continue;
+            std::unique_ptr<Request> r = std::move(*it);
+            list->erase(it);
+            for (const Sequence& s : r->seqs) kv_.free(s.id);
+            return r;
+        }
+    }
+    return nullptr;
+}
+
+std::vector<std::unique_ptr<Request>> Scheduler::remove_all() {
+    std::vector<std::unique_ptr<Request>> out;
+    for (auto* list : {&running_, &waiting_, &swapped_, &done_}) {
+        for (auto& r : *list) {
+            for (const Sequence& s : r->seqs) kv_.free(s.id);
+            out.push_back(std::move(r));
+        }
+        list->clear();
+    }
+    return out;
+}
+
+}  // namespace kite

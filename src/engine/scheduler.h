@@ -1,0 +1,101 @@
+// The scheduler decides each step which tokens of which sequences are computed, vLLM-v1 style:
+// there is no prefill or decode phase; every sequence has tokens known (num_tokens) and tokens
+// computed (num_computed_tokens), and a step hands out at most max_num_batched_tokens of the
+// difference, running requests first, then swapped, then waiting ones. A long prompt is thus
+// prefilled in chunks beside other requests' decode tokens, and a prefix-cache hit simply starts
+// a sequence with tokens already computed. When blocks run out, the running request served last
+// is preempted: recomputed later or swapped to host. Decisions and KV booking only: no tensors.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/sequence.h"
+#include "kv/kv_cache_manager.h"
+
+namespace kite {
+
+struct SchedulerConfig {
+    int max_num_seqs = 256;            // sequences running at once (a request counts n or num_beams)
+    int max_num_batched_tokens = 2048; // tokens computed per step
+    SchedulingPolicy policy = SchedulingPolicy::kFcfs;
+    PreemptionMode preemption_mode = PreemptionMode::kRecompute;
+};
+
+struct ScheduledSeq {
+    Request* request = nullptr;
+    int seq = 0;             // index into request->seqs
+    int num_new_tokens = 0;  // computed this step, from seq.num_computed_tokens on
+    bool sample = false;     // the chunk reaches the last known token: its logits are needed
+};
+
+struct SwapOp {
+    Request* request = nullptr;
+    int seq = 0;
+    std::vector<int> blocks;  // the sequence's blocks holding its computed tokens, in order
+};
+
+// What one step does, in this order: save swap_out blocks to host, copy-on-write `copies`, load
+// swap_in blocks from host, then one forward pass over `seqs`.
+struct ScheduledBatch {
+    std::vector<SwapOp> swap_out;
+    std::vector<BlockCopy> copies;
+    std::vector<SwapOp> swap_in;
+    std::vector<ScheduledSeq> seqs;
+    int num_tokens = 0;
+
+    bool empty() const { return seqs.empty() && swap_out.empty() && swap_in.empty() && copies.empty(); }
+};
+
+class Scheduler {
+public:
+    Scheduler(const SchedulerConfig& config, KvCacheManager& kv);
+
+    // Queues a validated request; gives it its first sequence (the prompt).
+    void add(std::unique_ptr<Request> request);
+    ScheduledBatch schedule();
+    // After the forward pass: advances computed counts and registers newly full blocks.
+    void on_computed(const ScheduledBatch& batch);
+    // Frees the blocks of finished sequences and removes the requests whose sequences all
+    // finished (including those the scheduler finished itself because they can never fit).
+    std::vector<std::unique_ptr<Request>> take_finished();
+    // Removes a request in any state and frees its blocks; null when unknown.
+    std::unique_ptr<Request> remove(const std::string& request_id);
+    std::vector<std::unique_ptr<Request>> remove_all();
+
+    int64_t new_seq_id() { return next_seq_id_++; }
+    KvCacheManager& kv() { return kv_; }
+    const SchedulerConfig& config() const { return config_; }
+    bool has_work() const { return !running_.empty() || !waiting_.empty() || !swapped_.empty(); }
+    int num_running() const { return static_cast<int>(running_.size()); }
+    int num_waiting() const { return static_cast<int>(waiting_.size()); }
+    int num_swapped() const { return static_cast<int>(swapped_.size()); }
+    int64_t num_preemptions() const { return num_preemptions_; }
+
+private:
+    enum class Booking { kOk, kNoBudget, kNoBlocks };
+    // Books blocks for `r`'s next tokens within `budget` and appends them to `out`. All or
+    // nothing: on kNoBlocks / kNoBudget nothing changed.
+    Booking book(Request& r, int& budget, ScheduledBatch& out);
+    // A swapped request's blocks come back (all sequences or none), plus tokens within budget.
+    Booking swap_in(Request& r, int& budget, ScheduledBatch& out);
+    void preempt(std::unique_ptr<Request> r, ScheduledBatch& out);
+    // Ends a request that cannot fit in the whole KV pool even alone.
+    void finish_unfittable(Request& r);
+    int occupancy() const;
+    void sort_by_policy(std::vector<std::unique_ptr<Request>>& list) const;
+
+    SchedulerConfig config_;
+    KvCacheManager& kv_;
+    std::vector<std::unique_ptr<Request>> running_;  // in serving order, re-sorted every step
+    std::vector<std::unique_ptr<Request>> waiting_;
+    std::vector<std::unique_ptr<Request>> swapped_;
+    std::vector<std::unique_ptr<Request>> done_;     // finished by the scheduler itself
+    int64_t next_seq_id_ = 1;
+    int64_t num_preemptions_ = 0;
+};
+
+}  // namespace kite

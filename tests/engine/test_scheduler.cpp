@@ -1,0 +1,268 @@
+// The scheduler over tiny KV pools (blocks of 4 tokens) with a fake runner that appends scripted
+// tokens: chunked prefill beside decode, preemption by recompute and by swap, prefix reuse after
+// preemption, policies (FCFS, priority, static), abort and requests that can never fit. Every
+// expected count below is worked out by hand in the comments.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "engine/scheduler.h"
+
+namespace kite {
+namespace {
+
+struct Harness {
+    KvCacheManager kv;
+    Scheduler sched;
+    int32_t next_token = 1000;
+    std::vector<std::unique_ptr<Request>> finished;
+
+    Harness(int num_blocks, SchedulerConfig config) : kv({num_blocks, 4, true}), sched(config, kv) {}
+
+    void add(const std::string& id, int prompt_len, int first_token, int max_new, int priority = 0) {
+        GenerationRequest g;
+        g.id = id;
+        g.prompt_ids.resize(size_t(prompt_len));
+        std::iota(g.prompt_ids.begin(), g.prompt_ids.end(), first_token);
+        g.max_new_tokens = max_new;
+        g.priority = priority;
+        static int64_t arrival = 0;
+        sched.add(std::make_unique<Request>(std::move(g), nullptr, arrival++, 0.0));
+    }
+
+    // One step with the fake runner: every sampled sequence gets the next scripted token.
+    ScheduledBatch step() {
+        ScheduledBatch b = sched.schedule();
+        sched.on_computed(b);
+        for (const ScheduledSeq& e : b.seqs) {
+            if (!e.sample) continue;
+            Sequence& s = e.request->seqs[e.seq];
+            s.tokens.push_back(next_token++);
+            if (s.num_output_tokens() >= e.request->params.max_new_tokens) {
+                s.finished = true;
+                s.finish_reason = FinishReason::kLength;
+            }
+        }
+        for (auto& r : sched.take_finished()) finished.push_back(std::move(r));
+        return b;
+    }
+
+    int run_to_end(int max_steps = 100) {
+        int steps = 0;
+        while (sched.has_work() && steps < max_steps) {
+            step();
+            ++steps;
+        }
+        return steps;
+    }
+
+    const Request* done(const std::string& id) const {
+        for (const auto& r : finished) {
+            if (r->params.id == id) return r.get();
+        }
+        return nullptr;
+    }
+};
+
+SchedulerConfig config(int max_tokens, int max_seqs = 4, PreemptionMode mode = PreemptionMode::kRecompute,
+                       SchedulingPolicy policy = SchedulingPolicy::kFcfs) {
+    return {max_seqs, max_tokens, policy, mode};
+}
+
+}  // namespace
+
+TEST(Scheduler, ChunkedPrefillMixesWithOtherRequests) {
+    Harness h(8, config(6));
+    h.add("A", 10, 0, 2);
+    h.add("B", 3, 100, 2);
+
+    // Step 1: A's first chunk takes the whole budget of 6 tokens (2 blocks); B waits.
+    ScheduledBatch b = h.step();
+    ASSERT_EQ(b.seqs.size(), 1u);
+    EXPECT_EQ(b.seqs[0].num_new_tokens, 6);
+    EXPECT_FALSE(b.seqs[0].sample);
+    EXPECT_EQ(h.kv.num_free_blocks(), 6);
+    EXPECT_EQ(h.sched.num_waiting(), 1);
+
+    // Step 2: A's last 4 prompt tokens (3rd block) and sample; B's first 2 tokens (1 block).
+    b = h.step();
+    ASSERT_EQ(b.seqs.size(), 2u);
+    EXPECT_EQ(b.seqs[0].num_new_tokens, 4);
+    EXPECT_TRUE(b.seqs[0].sample);
+    EXPECT_EQ(b.seqs[1].num_new_tokens, 2);
+    EXPECT_FALSE(b.seqs[1].sample);
+    EXPECT_EQ(b.num_tokens, 6);
+    EXPECT_EQ(h.kv.num_free_blocks(), 4);
+
+    // Step 3: A decodes 1 token, B finishes its prompt (1 token); A reaches 2 outputs and frees 3 blocks,
+    // of which its 2 full ones stay cached.
+    b = h.step();
+    ASSERT_EQ(b.seqs.size(), 2u);
+    EXPECT_EQ(b.seqs[0].num_new_tokens, 1);
+    EXPECT_EQ(b.seqs[1].num_new_tokens, 1);
+    ASSERT_NE(h.done("A"), nullptr);
+    EXPECT_EQ(h.kv.num_free_blocks(), 7);
+    EXPECT_EQ(h.kv.num_free_cached_blocks(), 2);
+
+    // Step 4: B decodes and finishes; its one block is full (4 computed tokens) and cached too.
+    h.step();
+    ASSERT_NE(h.done("B"), nullptr);
+    EXPECT_EQ(h.kv.num_free_blocks(), 8);
+    EXPECT_EQ(h.kv.num_free_cached_blocks(), 3);
+    EXPECT_FALSE(h.sched.has_work());
+    EXPECT_EQ(h.done("A")->seqs[0].output().size(), 2u);
+}
+
+TEST(Scheduler, PreemptsTheLatestRequestByRecomputeAndFinishesBoth) {
+    Harness h(4, config(100));
+    h.add("A", 7, 0, 10);
+    h.add("B", 7, 100, 10);
+
+    h.step();  // both prompts: 2 blocks each
+    EXPECT_EQ(h.kv.num_free_blocks(), 0);
+    h.step();  // position 7 of each still fits in their 2nd blocks
+    EXPECT_EQ(h.kv.num_free_blocks(), 0);
+
+    // Step 3: A needs a 3rd block; B (served last) is preempted; its cached blocks are freed and A
+    // evicts one of them. B does not come back in the step that preempted it.
+    ScheduledBatch b = h.step();
+    ASSERT_EQ(b.seqs.size(), 1u);
+    EXPECT_EQ(b.seqs[0].request->params.id, "A");
+    EXPECT_EQ(h.sched.num_preemptions(), 1);
+    EXPECT_EQ(h.sched.num_waiting(), 1);
+    EXPECT_EQ(h.kv.num_free_blocks(), 1);
+    EXPECT_EQ(h.kv.num_evictions(), 1);
+    EXPECT_TRUE(b.swap_out.empty());
+
+    // Step 4: B's first block is still cached (a 4-token hit) but B needs 3 blocks and 1 is free.
+    const int64_t hits_before = h.kv.num_cache_hits();
+    b = h.step();
+    EXPECT_EQ(b.seqs.size(), 1u);
+    EXPECT_EQ(h.kv.num_cache_hits() - hits_before, 4);
+    EXPECT_EQ(h.sched.num_waiting(), 1);
+
+    h.run_to_end();
+    ASSERT_NE(h.done("A"), nullptr);
+    ASSERT_NE(h.done("B"), nullptr);
+    EXPECT_EQ(h.done("A")->seqs[0].num_output_tokens(), 10);
+    // B kept its 2 tokens from before the preemption and generated 8 more.
+    EXPECT_EQ(h.done("B")->seqs[0].num_output_tokens(), 10);
+    EXPECT_EQ(h.done("B")->num_preemptions, 1);
+    EXPECT_EQ(h.sched.num_preemptions(), 1);
+    EXPECT_EQ(h.kv.num_free_blocks(), 4);
+}
+
+TEST(Scheduler, SwapsOutToHostAndBackIn) {
+    Harness h(4, config(100, 4, PreemptionMode::kSwap));
+    h.add("A", 7, 0, 10);
+    h.add("B", 7, 100, 10);
+    h.step();
+    h.step();
+    // Step 3: B is swapped out: its 8 computed tokens live in its 2 blocks, saved before reuse.
+    ScheduledBatch b = h.step();
+    ASSERT_EQ(b.swap_out.size(), 1u);
+    EXPECT_EQ(b.swap_out[0].request->params.id, "B");
+    EXPECT_EQ(b.swap_out[0].blocks, (std::vector<int>{2, 3}));
+    EXPECT_EQ(h.sched.num_swapped(), 1);
+    EXPECT_EQ(h.sched.num_waiting(), 0);
+    EXPECT_EQ(h.kv.num_free_blocks(), 1);
+
+    // A runs alone until it has 10 outputs: A's tokens after step n are 7 + n, so step 10.
+    for (int step = 4; step <= 10; ++step) {
+        b = h.step();
+        EXPECT_TRUE(b.swap_in.empty()) << step;  // B needs 3 blocks (8 computed + 1), A holds 3-4 of 4
+    }
+    ASSERT_NE(h.done("A"), nullptr);
+    EXPECT_EQ(h.kv.num_free_blocks(), 4);
+
+    // Step 11: B's 2 blocks come back and it computes its 9th token in a 3rd block.
+    b = h.step();
+    ASSERT_EQ(b.swap_in.size(), 1u);
+    EXPECT_EQ(b.swap_in[0].blocks.size(), 2u);
+    ASSERT_EQ(b.seqs.size(), 1u);
+    EXPECT_EQ(b.seqs[0].num_new_tokens, 1);
+    EXPECT_EQ(h.kv.num_free_blocks(), 1);
+    h.run_to_end();
+    ASSERT_NE(h.done("B"), nullptr);
+    EXPECT_EQ(h.done("B")->seqs[0].num_output_tokens(), 10);
+    EXPECT_EQ(h.kv.num_free_blocks(), 4);
+}
+
+TEST(Scheduler, PriorityPolicyServesSmallerPriorityFirst) {
+    for (SchedulingPolicy policy : {SchedulingPolicy::kFcfs, SchedulingPolicy::kPriority}) {
+        Harness h(8, config(100, 1, PreemptionMode::kRecompute, policy));
+        h.add("X", 2, 0, 1, 5);
+        h.add("Y", 2, 10, 1, 1);
+        h.add("Z", 2, 20, 1, 3);
+        h.run_to_end();
+        ASSERT_EQ(h.finished.size(), 3u);
+        std::string order;
+        for (const auto& r : h.finished) order += r->params.id;
+        EXPECT_EQ(order, policy == SchedulingPolicy::kFcfs ? "XYZ" : "YZX");
+    }
+}
+
+TEST(Scheduler, StaticBatchAdmitsNothingUntilTheBatchFinishes) {
+    for (SchedulingPolicy policy : {SchedulingPolicy::kFcfs, SchedulingPolicy::kStatic}) {
+        Harness h(16, config(100, 2, PreemptionMode::kRecompute, policy));
+        h.add("A", 2, 0, 1);
+        h.add("B", 2, 10, 3);
+        h.add("C", 2, 20, 1);
+        h.step();  // A and B prefill; A finishes
+        ScheduledBatch b = h.step();
+        // Continuous batching lets C take A's place at once; static waits for B.
+        EXPECT_EQ(b.seqs.size(), policy == SchedulingPolicy::kFcfs ? 2u : 1u);
+        h.run_to_end();
+        EXPECT_EQ(h.finished.size(), 3u);
+        EXPECT_EQ(h.kv.num_free_blocks(), 16);
+    }
+}
+
+TEST(Scheduler, RemoveFreesBlocksInAnyState) {
+    Harness h(8, config(100));
+    h.add("A", 10, 0, 5);
+    h.add("B", 3, 100, 5);
+    h.step();
+    EXPECT_EQ(h.kv.num_free_blocks(), 4);
+    std::unique_ptr<Request> a = h.sched.remove("A");
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(h.kv.num_free_blocks(), 7);
+    EXPECT_EQ(h.sched.remove("nope"), nullptr);
+    h.add("C", 3, 200, 5);
+    std::unique_ptr<Request> c = h.sched.remove("C");  // still waiting
+    ASSERT_NE(c, nullptr);
+    h.run_to_end();
+    ASSERT_NE(h.done("B"), nullptr);
+    EXPECT_EQ(h.kv.num_free_blocks(), 8);
+}
+
+TEST(Scheduler, ARequestThatOutgrowsTheWholePoolEndsWithLength) {
+    // 2 blocks = 8 tokens. Prompt 3: after step n it has 3 + n tokens; step 7 must compute
+    // position 8, which needs a 3rd block that does not exist.
+    Harness h(2, config(100));
+    h.add("A", 3, 0, 10);
+    h.run_to_end();
+    const Request* a = h.done("A");
+    ASSERT_NE(a, nullptr);
+    EXPECT_EQ(a->seqs[0].num_output_tokens(), 6);
+    EXPECT_EQ(a->seqs[0].finish_reason, FinishReason::kLength);
+    EXPECT_EQ(a->seqs[0].stop_reason, "kv_cache_full");
+    EXPECT_EQ(h.kv.num_free_blocks(), 2);
+}
+
+TEST(Scheduler, PrefixHitStartsWithComputedTokens) {
+    Harness h(8, config(100));
+    h.add("A", 9, 0, 1);
+    h.run_to_end();  // blocks [0..3] [4..7] cached
+    h.add("B", 10, 0, 1);  // same first 9 tokens, plus token 9
+    ScheduledBatch b = h.step();
+    ASSERT_EQ(b.seqs.size(), 1u);
+    EXPECT_EQ(b.seqs[0].num_new_tokens, 2);  // tokens 8 and 9
+    ASSERT_NE(h.done("B"), nullptr);
+    EXPECT_EQ(h.done("B")->num_cached_tokens, 8);
+}
+
+}  // namespace kite
