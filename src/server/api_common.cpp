@@ -1,0 +1,80 @@
+// Shared request plumbing of the generation endpoints, and the respond helpers of handlers.h.
+#include "server/api_common.h"
+
+#include "server/access_log.h"
+#include "server/errors.h"
+#include "server/json_fields.h"
+
+namespace kite::server {
+
+void respond(ServerState& st, const HttpRequest& req, Exchange& ex, HttpResponse r) {
+    st.metrics.count_http(r.status);
+    if (st.config.access_log)
+        write_access_log({req.peer, req.method, req.path, "", r.status, -1, -1, -1,
+                          req.received_s > 0 ? (now_seconds() - req.received_s) * 1e3 : 0.0});
+    ex.reply(std::move(r));
+}
+
+void respond_json(ServerState& st, const HttpRequest& req, Exchange& ex, const nlohmann::json& body, int status) {
+    HttpResponse r;
+    r.status = status;
+    r.body = dump(body);
+    respond(st, req, ex, std::move(r));
+}
+
+void respond_error(ServerState& st, const HttpRequest& req, Exchange& ex, const Status& error) {
+    respond(st, req, ex, error_response(error, param_of(error)));
+}
+
+Status check_model(const ServerState& st, const nlohmann::json& body) {
+    auto it = body.find("model");
+    if (it == body.end() || it->is_null()) return Status::ok();
+    if (!it->is_string()) return invalid_argument("model: expected a string, got " + type_name(*it));
+    if (it->get<std::string>() != st.config.served_model_name)
+        return not_found("model: '" + it->get<std::string>() + "' does not exist; this server serves '" +
+                         st.config.served_model_name + "'");
+    return Status::ok();
+}
+
+Result<std::vector<int32_t>> encode_text(const ServerState& st, const std::string& text, bool add_special_tokens,
+                                         const char* field) {
+    auto ids = st.tokenizer->encode(text, add_special_tokens);
+    if (!ids.ok()) return invalid_argument(std::string(field) + ": cannot be tokenized: " + ids.status().message());
+    return ids;
+}
+
+void launch_generation(ServerState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex,
+                       ParsedGeneration parsed, ApiKind kind, std::vector<PreparedPrompt> prompts,
+                       std::unique_ptr<GenerationApi> api, const char* id_prefix) {
+    std::vector<GenerationRequest> requests;
+    for (PreparedPrompt& p : prompts) {
+        ParsedGeneration one = parsed;
+        Status s = finalize_request(one, kind, st.limits, std::move(p.ids));
+        if (!s.is_ok()) return respond_error(st, req, *ex, s);
+        requests.push_back(std::move(one.request));
+    }
+    if (!st.try_acquire())
+        return respond_error(st, req, *ex, resource_exhausted("too many requests in flight (concurrency limit " +
+                                                              std::to_string(st.config.concurrency_limit) + ")"));
+    auto job = std::make_shared<GenerationJob>(st, req, ex, std::move(api), parsed.api, st.next_id(id_prefix));
+    for (size_t i = 0; i < requests.size(); ++i) job->add(std::move(requests[i]), std::move(prompts[i].text));
+    job->start();
+}
+
+nlohmann::json usage_json(const GenerationJob& job) {
+    const int64_t p = job.num_prompt_tokens(), c = job.num_completion_tokens();
+    int64_t cached = 0;
+    for (const SubRequest& s : job.subs()) cached += s.num_cached_tokens;
+    return {{"prompt_tokens", p},
+            {"completion_tokens", c},
+            {"total_tokens", p + c},
+            {"prompt_tokens_details", {{"cached_tokens", cached}}}};
+}
+
+std::string token_text(const Tokenizer& tok, int32_t id) {
+    const int32_t one[1] = {id};
+    auto s = tok.decode(one, /*skip_special_tokens=*/false);
+    return s.ok() ? *s : tok.id_to_token(id);
+}
+
+}  // namespace kite::server

@@ -1,0 +1,40 @@
+// Pieces the three generation APIs share: the model-name check, tokenizing a prompt, usage and
+// token-text helpers, and launching a GenerationJob under the concurrency limit.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "server/generation_job.h"
+#include "server/handlers.h"
+
+namespace kite::server {
+
+// 404 when the body names a model other than the served one ("model" may be absent).
+Status check_model(const ServerState& st, const nlohmann::json& body);
+
+// A prompt ready for the engine: its ids and the text it came from (for echo).
+struct PreparedPrompt {
+    std::vector<int32_t> ids;
+    std::string text;
+};
+
+// Text -> ids with the model's tokenizer (errors name `field`).
+Result<std::vector<int32_t>> encode_text(const ServerState& st, const std::string& text, bool add_special_tokens,
+                                         const char* field);
+
+// Checks each prompt, takes a concurrency slot (429 when none is left), submits one engine request
+// per prompt and lets the job answer. Errors are answered here.
+void launch_generation(ServerState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex,
+                       ParsedGeneration parsed, ApiKind kind, std::vector<PreparedPrompt> prompts,
+                       std::unique_ptr<GenerationApi> api, const char* id_prefix);
+
+// {"prompt_tokens", "completion_tokens", "total_tokens"} (+ cached tokens in prompt_tokens_details).
+nlohmann::json usage_json(const GenerationJob& job);
+// The text of one token as the client sees it (special tokens kept).
+std::string token_text(const Tokenizer& tok, int32_t id);
+
+}  // namespace kite::server
