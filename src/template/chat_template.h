@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,10 @@
 #include "core/status.h"
 
 namespace kite {
+
+namespace tmpl {
+struct TemplateAst;
+}
 
 struct RenderOptions {
     // strftime_now reads this instead of the clock when set (seconds since epoch, local time).
@@ -28,5 +33,27 @@ struct RenderOptions {
 Result<std::string> render_chat_template(std::string_view template_text, const nlohmann::json& messages,
                                          bool add_generation_prompt, const nlohmann::json& variables,
                                          const RenderOptions& options = {});
+
+// The same with JSON whose objects keep their key order. Prefer this one: tojson prints keys in
+// the caller's order (as Python dicts do), while nlohmann::json above has already sorted them.
+Result<std::string> render_chat_template(std::string_view template_text, const nlohmann::ordered_json& messages,
+                                         bool add_generation_prompt, const nlohmann::ordered_json& variables,
+                                         const RenderOptions& options = {});
+
+// A template parsed once and rendered many times (a server renders its model's template per request).
+// Immutable after parse(), so one instance may be rendered from several threads at once.
+class ChatTemplate {
+public:
+    static Result<ChatTemplate> parse(std::string_view template_text);
+    Result<std::string> render(const nlohmann::ordered_json& messages, bool add_generation_prompt,
+                               const nlohmann::ordered_json& variables, const RenderOptions& options = {}) const;
+
+private:
+    std::shared_ptr<const tmpl::TemplateAst> ast_;
+};
+
+// Parses a date-time pin for strftime_now: "2024-07-26T00:00:00", "2024-07-26 00:00:00",
+// "2024-07-26", or integer seconds since the epoch. Returns naive seconds (see RenderOptions).
+Result<int64_t> parse_fixed_time(std::string_view text);
 
 }  // namespace kite
