@@ -1,6 +1,7 @@
 // load_model: picks the weight source by path (folder or .gguf), parses the config, finds the
 // architecture in the registry and lets it build itself.
 #include <filesystem>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -15,8 +16,32 @@ bool is_gguf_path(const std::string& path) {
     return path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0 && !std::filesystem::is_directory(path);
 }
 
-Result<std::unique_ptr<WeightSource>> open_source(const std::string& path) {
+// --load-format dummy: only config.json is read; WeightLoader makes the weights.
+class ConfigOnlySource final : public WeightSource {
+public:
+    explicit ConfigOnlySource(nlohmann::json config) : config_(std::move(config)) {}
+    bool has(const std::string&) const override { return false; }
+    Result<Tensor> get(const std::string& name) const override { return not_found("dummy weights: no tensor " + name); }
+    std::string location(const std::string&) const override { return "dummy weights"; }
+    const nlohmann::json& config_json() const override { return config_; }
+    const nlohmann::json& generation_config_json() const override { return null_; }
+
+private:
+    nlohmann::json config_, null_;
+};
+
+Result<std::unique_ptr<WeightSource>> open_source(const std::string& path, bool config_only = false) {
     if (is_gguf_path(path)) return open_gguf_source(path);
+    if (config_only) {
+        const std::string file = std::filesystem::is_directory(path) ? path + "/config.json" : path;
+        std::ifstream in(file);
+        if (!in) return not_found(file + ": cannot open (expected a config.json for dummy weights)");
+        try {
+            return std::unique_ptr<WeightSource>(std::make_unique<ConfigOnlySource>(nlohmann::json::parse(in)));
+        } catch (const nlohmann::json::exception& e) {
+            return invalid_argument(file + ": invalid JSON (" + std::string(e.what()) + ")");
+        }
+    }
     return open_safetensors_folder(path);
 }
 
@@ -37,7 +62,7 @@ KvCacheShape Model::kv_shape(int num_blocks, int block_size) const {
 }
 
 Result<std::unique_ptr<Model>> load_model(const std::string& path, const LoadOptions& options) {
-    KITE_ASSIGN_OR_RETURN(auto source, open_source(path));
+    KITE_ASSIGN_OR_RETURN(auto source, open_source(path, options.dummy_weights));
     KITE_ASSIGN_OR_RETURN(ModelConfig config, parse_model_config(source->config_json(), config_name(path)));
     const ArchEntry* arch = find_architecture(config.architecture);
     if (arch == nullptr)

@@ -1,0 +1,23 @@
+#include "cli/model_session.h"
+
+#include "model/gguf_tokenizer.h"
+
+namespace kite::cli {
+
+Result<ModelSession> open_model_session(const std::string& model_path, const std::string& tokenizer_path,
+                                        const LoadOptions& options) {
+    ModelSession s;
+    KITE_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, load_model(model_path, options));
+    s.model = std::move(model);
+    auto tok = load_model_tokenizer(tokenizer_path.empty() ? model_path : tokenizer_path);
+    if (tok.ok()) {
+        s.tokenizer = *tok;
+    } else {
+        if (!tokenizer_path.empty()) return tok.status();  // asked for explicitly: a hard error
+        s.tokenizer_error = tok.status().message();
+    }
+    s.defaults = load_generation_defaults(model_path);
+    return s;
+}
+
+}  // namespace kite::cli

@@ -1,0 +1,25 @@
+// What every model-driving command loads first: the model, its tokenizer (when there is one) and
+// its generation defaults, from a model folder or a .gguf file.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "model/model.h"
+#include "tokenizer/tokenizer.h"
+
+namespace kite::cli {
+
+struct ModelSession {
+    std::shared_ptr<Model> model;
+    std::shared_ptr<const Tokenizer> tokenizer;  // null when the checkpoint has none
+    std::string tokenizer_error;                 // why it is null
+    GenerationDefaults defaults;
+};
+
+// `tokenizer_path` overrides where the tokenizer is read from (empty: beside the model).
+Result<ModelSession> open_model_session(const std::string& model_path, const std::string& tokenizer_path,
+                                        const LoadOptions& options);
+
+}  // namespace kite::cli
