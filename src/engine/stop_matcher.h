@@ -17,7 +17,9 @@ public:
     // is true, the returned text ends right before the stop string (or after it when
     // include_stop_str_in_output), and further feeds return "".
     std::string feed(std::string_view text);
-    // End of the sequence without a match: returns the held-back text.
+    // End of the sequence without a match: returns the held-back text. A complete match that was
+    // waiting on an earlier-starting stop still in progress ("abcd" vs "bc" after "abc") is applied
+    // here instead: stopped() becomes true and the text is cut as feed() would have cut it.
     std::string flush();
     bool stopped() const { return stopped_; }
     const std::string& matched() const { return matched_; }
