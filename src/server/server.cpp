@@ -69,7 +69,10 @@ int run_server(const ServeOptions& o) {
     }
     raise_fd_limit();
     HttpServerOptions http = o.http;
-    http.make_error = [](int status, const std::string& msg) { return error_response(status, msg); };
+    http.make_error = [&st](int status, const std::string& msg) {
+        st.metrics.count_http(status);
+        return error_response(status, msg);
+    };
     auto server = HttpServer::create(http, [&st](const HttpRequest& req, std::shared_ptr<Exchange> ex) {
         dispatch(st, req, std::move(ex));
     });
