@@ -28,12 +28,15 @@ class Namespace : public Object {
 public:
     std::string type_name() const override { return "Namespace"; }
     std::optional<Value> attr(const std::string& n) const override {
-        for (const auto& [k, v] : items_)
-            if (k == n) return v;
+        for (const auto& [k, v] : items_) {
+            if (k != n) continue;
+            // The sandbox hides every attribute starting with '_'.
+            if (n[0] == '_') return Value::undefined("access to attribute '" + n + "' of 'Namespace' object is unsafe.");
+            return v;
+        }
         return std::nullopt;
     }
     bool set_attr(const std::string& n, const Value& v) override {
-        if (!n.empty() && n[0] == '_') fail("namespace attribute names may not start with '_': '" + n + "'");
         for (auto& kv : items_)
             if (kv.first == n) {
                 kv.second = v;

@@ -15,29 +15,35 @@ namespace {
 
 using tmpl::Value;
 
-// Jinja refuses unknown filters and tests when compiling, even in branches never taken.
-void check_names(const tmpl::Evaluator& ev, const tmpl::Expr* e) {
+// Jinja refuses an unknown filter or test when compiling, except inside an if-statement or
+// conditional expression ("soft" scopes), where it fails only when reached. Loops, macros and other
+// blocks open a fresh scope that is not soft, even inside an if.
+void check_names(const tmpl::Evaluator& ev, const tmpl::Expr* e, bool soft) {
     if (!e) return;
-    if (e->kind == tmpl::Expr::Kind::kFilter && !ev.has_filter(e->name)) tmpl::fail("no filter named '" + e->name + "'");
-    if (e->kind == tmpl::Expr::Kind::kTest && !ev.has_test(e->name)) tmpl::fail("no test named '" + e->name + "'");
-    for (const auto& i : e->items) check_names(ev, i.get());
-    for (const auto& kv : e->kwargs) check_names(ev, kv.second.get());
+    if (!soft && e->kind == tmpl::Expr::Kind::kFilter && !ev.has_filter(e->name)) tmpl::fail("no filter named '" + e->name + "'");
+    if (!soft && e->kind == tmpl::Expr::Kind::kTest && !ev.has_test(e->name)) tmpl::fail("no test named '" + e->name + "'");
+    bool inner_soft = soft || e->kind == tmpl::Expr::Kind::kCond;
+    for (const auto& i : e->items) check_names(ev, i.get(), inner_soft);
+    for (const auto& kv : e->kwargs) check_names(ev, kv.second.get(), inner_soft);
 }
 
-void check_names(const tmpl::Evaluator& ev, const tmpl::Body& body) {
+void check_names(const tmpl::Evaluator& ev, const tmpl::Body& body, bool soft) {
+    using K = tmpl::Stmt::Kind;
     for (const auto& s : body) {
-        check_names(ev, s->target.get());
-        check_names(ev, s->expr.get());
-        check_names(ev, s->cond.get());
+        bool is_if = s->kind == K::kIf;
+        bool block_soft = is_if ? true : (s->kind == K::kScope ? soft : false);
+        check_names(ev, s->expr.get(), soft);
+        check_names(ev, s->target.get(), block_soft);
+        check_names(ev, s->cond.get(), block_soft);
         for (const auto& [c, b] : s->branches) {
-            check_names(ev, c.get());
-            check_names(ev, b);
+            check_names(ev, c.get(), true);
+            check_names(ev, b, true);
         }
-        check_names(ev, s->body);
-        check_names(ev, s->else_body);
-        for (const auto& f : s->filters) check_names(ev, f.get());
-        for (const auto& p : s->params) check_names(ev, p.default_value.get());
-        for (const auto& a : s->assigns) check_names(ev, a.second.get());
+        check_names(ev, s->body, block_soft);
+        check_names(ev, s->else_body, block_soft);
+        for (const auto& f : s->filters) check_names(ev, f.get(), soft);
+        for (const auto& p : s->params) check_names(ev, p.default_value.get(), false);
+        for (const auto& a : s->assigns) check_names(ev, a.second.get(), soft);
     }
 }
 
@@ -75,7 +81,7 @@ Value preprocess_message(const nlohmann::ordered_json& m) {
 Result<ChatTemplate> ChatTemplate::parse(std::string_view template_text) {
     try {
         auto ast = std::make_shared<tmpl::TemplateAst>(tmpl::parse_template(template_text));
-        check_names(tmpl::Evaluator(tmpl::Limits{}), ast->body);
+        check_names(tmpl::Evaluator(tmpl::Limits{}), ast->body, false);
         ChatTemplate t;
         t.ast_ = std::move(ast);
         return t;

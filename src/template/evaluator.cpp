@@ -210,7 +210,7 @@ public:
             else kwargs.emplace_back(Value(k), v);
         }
         if (caller_) frame->vars["caller"] = *caller_;
-        frame->vars["varargs"] = Value::list(std::move(varargs));
+        frame->vars["varargs"] = Value::list(std::move(varargs), true);
         frame->vars["kwargs"] = Value::dict(std::move(kwargs));
         // Defaults are evaluated in the macro's own scope, left to right, as Jinja does.
         for (const auto& p : params) {
@@ -261,8 +261,12 @@ void Evaluator::run_for_loop(const Stmt& s, const Value& iterable, int depth) {
     std::shared_ptr<const std::vector<Value>> shared = items;
     for (size_t i = 0; i < shared->size(); ++i) {
         count_iterations(1);
+        // Each iteration starts from the enclosing scope: a `set` in one iteration is not seen by
+        // the next (Jinja compiles loop-body assignments as per-iteration locals).
+        frame_ = std::make_shared<Frame>();
+        frame_->parent = saved;
         assign(*s.target, (*shared)[i]);
-        frame->vars["loop"] = Value(ObjectPtr(std::make_shared<LoopObject>(shared, i, depth, &s)));
+        frame_->vars["loop"] = Value(ObjectPtr(std::make_shared<LoopObject>(shared, i, depth, &s)));
         Flow f = exec_body(s.body);
         if (f == Flow::kBreak) break;
     }

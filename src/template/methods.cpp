@@ -35,9 +35,12 @@ bool is_cased(char32_t c) { return upper_cp(c) != c || lower_cp(c) != c; }
 }  // namespace
 
 std::string py_upper(const std::string& s) {
-    std::u32string u = utf8_decode(s);
-    for (auto& c : u) c = upper_cp(c);
-    return utf8_encode(u);
+    std::u32string out;
+    for (char32_t c : utf8_decode(s)) {
+        if (c == 0xdf) out += U"SS";  // the one common full case mapping: German sharp s
+        else out += upper_cp(c);
+    }
+    return utf8_encode(out);
 }
 
 std::string py_lower(const std::string& s) {

@@ -243,6 +243,98 @@ std::string python_percent_format(const std::string& fmt, const Value& args) {
     return out;
 }
 
+// Python's format-spec mini-language: [[fill]align][sign][#][0][width][,|_][.precision][type].
+static std::string format_spec(const Value& v, const std::string& spec) {
+    std::u32string sp = utf8_decode(spec);
+    size_t k = 0;
+    char32_t fill = ' ';
+    char align = 0;
+    auto is_align = [](char32_t c) { return c == '<' || c == '>' || c == '^' || c == '='; };
+    if (sp.size() >= 2 && is_align(sp[1])) {
+        fill = sp[0];
+        align = static_cast<char>(sp[1]);
+        k = 2;
+    } else if (!sp.empty() && is_align(sp[0])) {
+        align = static_cast<char>(sp[0]);
+        k = 1;
+    }
+    char sign = '-';
+    if (k < sp.size() && (sp[k] == '+' || sp[k] == '-' || sp[k] == ' ')) sign = static_cast<char>(sp[k++]);
+    if (k < sp.size() && sp[k] == '#') ++k;
+    if (k < sp.size() && sp[k] == '0') {
+        if (!align) {
+            fill = '0';
+            align = '=';
+        }
+        ++k;
+    }
+    int width = 0, precision = -1;
+    while (k < sp.size() && sp[k] >= '0' && sp[k] <= '9') width = std::min(width * 10 + static_cast<int>(sp[k++] - '0'), 100000);
+    char grouping = 0;
+    if (k < sp.size() && (sp[k] == ',' || sp[k] == '_')) grouping = static_cast<char>(sp[k++]);
+    if (k < sp.size() && sp[k] == '.') {
+        precision = 0;
+        ++k;
+        while (k < sp.size() && sp[k] >= '0' && sp[k] <= '9') precision = std::min(precision * 10 + static_cast<int>(sp[k++] - '0'), 1000);
+    }
+    char type = k < sp.size() ? static_cast<char>(sp[k++]) : 0;
+    if (k != sp.size()) fail("Invalid format specifier '" + spec + "'");
+    std::string body;
+    bool numeric = v.is_number();
+    if (!numeric || type == 's') {
+        if (type && type != 's') fail(std::string("Unknown format code '") + type + "' for object of type '" + v.type_name() + "'");
+        body = v.str();
+        if (precision >= 0) body = utf8_encode(utf8_decode(body).substr(0, precision));
+    } else if (type == 'd' || type == 'x' || type == 'X' || type == 'o' || type == 'b' || (!type && v.is_integral())) {
+        if (v.is_float()) fail(std::string("Unknown format code '") + type + "' for object of type 'float'");
+        int64_t n = v.as_int();
+        uint64_t mag = n < 0 ? 0 - static_cast<uint64_t>(n) : static_cast<uint64_t>(n);
+        int base = type == 'x' || type == 'X' ? 16 : type == 'o' ? 8 : type == 'b' ? 2 : 10;
+        const char* digits = type == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
+        do {
+            body.insert(body.begin(), digits[mag % base]);
+            mag /= base;
+        } while (mag);
+        if (grouping && base == 10)
+            for (int i = static_cast<int>(body.size()) - 3; i > 0; i -= 3) body.insert(body.begin() + i, grouping);
+        if (n < 0) body = "-" + body;
+    } else {
+        double d = v.as_double();
+        char t = type ? type : 'g';
+        if (!type && precision < 0) {
+            body = py_float_repr(d);
+        } else {
+            bool percent = t == '%';
+            char fmt[16];
+            std::snprintf(fmt, sizeof fmt, "%%.%d%c", precision < 0 ? 6 : precision, percent ? 'f' : t);
+            char buf[512];
+            std::snprintf(buf, sizeof buf, fmt, percent ? d * 100 : d);
+            body = buf;
+            if (percent) body += "%";
+        }
+    }
+    if (numeric && sign != '-' && !body.empty() && body[0] != '-') body = std::string(1, sign) + body;
+    int pad = width - static_cast<int>(utf8_length(body));
+    if (pad <= 0) return body;
+    if (!align) align = numeric ? '>' : '<';
+    std::string f;
+    utf8_append(f, fill);
+    auto rep = [&](int n) {
+        std::string r;
+        for (int i = 0; i < n; ++i) r += f;
+        return r;
+    };
+    switch (align) {
+        case '<': return body + rep(pad);
+        case '^': return rep(pad / 2) + body + rep(pad - pad / 2);
+        case '=': {
+            size_t sgn = (!body.empty() && (body[0] == '-' || body[0] == '+' || body[0] == ' ')) ? 1 : 0;
+            return body.substr(0, sgn) + rep(pad) + body.substr(sgn);
+        }
+        default: return rep(pad) + body;
+    }
+}
+
 std::string python_str_format(const std::string& fmt, const CallArgs& args) {
     std::string out;
     size_t auto_index = 0;
@@ -282,24 +374,7 @@ std::string python_str_format(const std::string& fmt, const CallArgs& args) {
             v = args.kw(field);
             if (!v) fail("format: missing keyword argument '" + field + "'");
         }
-        if (spec.empty()) {
-            out += v->str();
-        } else {
-            // Minimal format-spec: [0][width][.precision][type]
-            std::string flags;
-            size_t k = 0;
-            if (k < spec.size() && spec[k] == '0') flags += spec[k++];
-            int width = 0, precision = -1;
-            while (k < spec.size() && isdigit(static_cast<unsigned char>(spec[k]))) width = std::min(width * 10 + (spec[k++] - '0'), 100000);
-            if (k < spec.size() && spec[k] == '.') {
-                precision = 0;
-                ++k;
-                while (k < spec.size() && isdigit(static_cast<unsigned char>(spec[k]))) precision = std::min(precision * 10 + (spec[k++] - '0'), 1000);
-            }
-            char conv = k < spec.size() ? spec[k] : (v->is_integral() ? 'd' : v->is_float() ? 'g' : 's');
-            if (!v->is_number() && conv == 's') flags += '-';  // strings align left, like Python
-            out += format_one(conv, *v, flags, width, precision);
-        }
+        out += spec.empty() ? v->str() : format_spec(*v, spec);
         i = close;
     }
     return out;
