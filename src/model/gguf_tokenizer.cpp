@@ -110,7 +110,7 @@ json added_tokens(const Vocab& v, size_t normalized_below = 0) {
         if (t != kTypeControl && t != kTypeUnknown && t != kTypeUserDefined) continue;
         if (is_placeholder(v.tokens[i], i)) continue;
         bool special = t != kTypeUserDefined;
-        out.push_back({{"id", static_cast<int64_t>(i)},
+        out.push_back({{"id", static_cast<uint64_t>(i)},
                        {"content", v.tokens[i]},
                        {"single_word", false},
                        {"lstrip", false},
@@ -121,9 +121,11 @@ json added_tokens(const Vocab& v, size_t normalized_below = 0) {
     return out;
 }
 
+// Non-negative numbers are stored unsigned throughout, as json::parse stores them, so the
+// tokenizer reads this JSON exactly as it reads a tokenizer.json file.
 json vocab_object(const std::vector<std::string>& tokens) {
     json vocab = json::object();
-    for (size_t i = 0; i < tokens.size(); ++i) vocab[tokens[i]] = static_cast<int64_t>(i);
+    for (size_t i = 0; i < tokens.size(); ++i) vocab[tokens[i]] = static_cast<uint64_t>(i);
     return vocab;
 }
 
@@ -131,9 +133,9 @@ json vocab_object(const std::vector<std::string>& tokens) {
 // "[CLS] A [SEP] B [SEP]", with no [CLS] before B).
 json template_processor(const Vocab& v, std::optional<int32_t> bos, std::optional<int32_t> eos, bool bert_pair) {
     auto special = [&](int32_t id, int type_id) {
-        return json{{"SpecialToken", {{"id", v.tokens[id]}, {"type_id", type_id}}}};
+        return json{{"SpecialToken", {{"id", v.tokens[id]}, {"type_id", static_cast<uint64_t>(type_id)}}}};
     };
-    auto seq = [](const char* name, int type_id) { return json{{"Sequence", {{"id", name}, {"type_id", type_id}}}}; };
+    auto seq = [](const char* name, int type_id) { return json{{"Sequence", {{"id", name}, {"type_id", static_cast<uint64_t>(type_id)}}}}; };
     json single = json::array(), pair = json::array(), specials = json::object();
     for (int part = 0; part < 2; ++part) {
         if (bos && !(bert_pair && part == 1)) {
@@ -150,7 +152,7 @@ json template_processor(const Vocab& v, std::optional<int32_t> bos, std::optiona
     for (std::optional<int32_t> id : {bos, eos}) {
         if (!id) continue;
         const std::string& text = v.tokens[*id];
-        specials[text] = {{"id", text}, {"ids", {*id}}, {"tokens", {text}}};
+        specials[text] = {{"id", text}, {"ids", {static_cast<uint64_t>(*id)}}, {"tokens", {text}}};
     }
     return {{"type", "TemplateProcessing"}, {"single", single}, {"pair", pair}, {"special_tokens", specials}};
 }
@@ -246,7 +248,7 @@ Result<json> spm_tokenizer(const GgufFile& g, const Vocab& v, SpecialIds& ids, F
     }
     json dec = json::array({json{{"type", "Replace"}, {"pattern", {{"String", "\u2581"}}}, {"content", " "}},
                             json{{"type", "ByteFallback"}}, json{{"type", "Fuse"}}});
-    if (add_prefix) dec.push_back({{"type", "Strip"}, {"content", " "}, {"start", 1}, {"stop", 0}});
+    if (add_prefix) dec.push_back({{"type", "Strip"}, {"content", " "}, {"start", 1u}, {"stop", 0u}});
     j["decoder"] = {{"type", "Sequence"}, {"decoders", dec}};
     json unk = ids.unk ? json(v.tokens[*ids.unk]) : json(nullptr);
     j["model"] = bpe_model(vocab_object(v.tokens), std::move(merges), std::move(unk), true, false);
@@ -330,7 +332,7 @@ Result<json> wpm_tokenizer(const GgufFile& g, const Vocab& v, SpecialIds& ids, F
     j["model"] = {{"type", "WordPiece"},
                   {"unk_token", word_vocab.tokens[*ids.unk]},
                   {"continuing_subword_prefix", "##"},
-                  {"max_input_chars_per_word", 100},
+                  {"max_input_chars_per_word", 100u},
                   {"vocab", vocab_object(word_vocab.tokens)}};
     return j;
 }
@@ -384,7 +386,7 @@ Result<json> ugm_tokenizer(const GgufFile& g, const Vocab& v, SpecialIds& ids, F
                                                    flags.add_eos ? ids.eos : std::nullopt, false)
                               : json(nullptr);
     j["decoder"] = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", scheme}, {"split", true}};
-    j["model"] = {{"type", "Unigram"}, {"unk_id", ids.unk ? json(*ids.unk) : json(nullptr)},
+    j["model"] = {{"type", "Unigram"}, {"unk_id", ids.unk ? json(static_cast<uint64_t>(*ids.unk)) : json(nullptr)},
                   {"vocab", std::move(vocab)}, {"byte_fallback", false}};
     return j;
 }

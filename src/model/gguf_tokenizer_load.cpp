@@ -35,23 +35,22 @@ Result<std::shared_ptr<Tokenizer>> load_model_tokenizer(const std::string& path)
     namespace fs = std::filesystem;
     std::error_code ec;
     fs::file_status st = fs::status(path, ec);
-    if (ec || !fs::exists(st)) return not_found(path + ": no such file or folder (expected a model folder, a .gguf or a tokenizer.json)");
-    if (fs::is_regular_file(st)) {
-        if (ends_with(path, ".gguf")) return load_gguf_tokenizer(path);
-        if (ends_with(path, ".json")) return Tokenizer::from_file(path);
-        return invalid_argument(path + ": expected a .gguf file, a tokenizer.json or a model folder");
+    if (ec || !fs::exists(st))
+        return not_found(path + ": no such file or folder (expected a model folder, a .gguf or a tokenizer.json)");
+    if (fs::is_regular_file(st) && ends_with(path, ".gguf")) return load_gguf_tokenizer(path);
+    if (fs::is_directory(st) && !fs::exists(fs::path(path) / "tokenizer.json", ec)) {
+        // A folder holding one GGUF model, as llama.cpp users keep them.
+        std::vector<std::string> ggufs;
+        for (const auto& entry : fs::directory_iterator(path, ec))
+            if (entry.is_regular_file(ec) && ends_with(entry.path().string(), ".gguf"))
+                ggufs.push_back(entry.path().string());
+        if (ggufs.size() == 1) return load_gguf_tokenizer(ggufs[0]);
+        if (ggufs.size() > 1)
+            return invalid_argument(path + ": folder has no tokenizer.json and " + std::to_string(ggufs.size()) +
+                                    " .gguf files; name the one to use");
     }
-    if (!fs::is_directory(st)) return invalid_argument(path + ": not a regular file or folder");
-    if (fs::exists(fs::path(path) / "tokenizer.json", ec)) return Tokenizer::from_model_dir(path);
-    // A folder holding one GGUF model (as llama.cpp users keep them).
-    std::vector<std::string> ggufs;
-    for (const auto& entry : fs::directory_iterator(path, ec)) {
-        if (entry.is_regular_file(ec) && ends_with(entry.path().string(), ".gguf")) ggufs.push_back(entry.path().string());
-    }
-    if (ggufs.size() == 1) return load_gguf_tokenizer(ggufs[0]);
-    if (ggufs.empty()) return not_found(path + ": folder has no tokenizer.json and no .gguf file");
-    return invalid_argument(path + ": folder has no tokenizer.json and " + std::to_string(ggufs.size()) +
-                            " .gguf files; name the one to use");
+    // Folders with a tokenizer.json, and tokenizer.json files (with the config files beside them).
+    return load_tokenizer_any(path);
 }
 
 }  // namespace kite
