@@ -175,7 +175,8 @@ public:
     ByteLevelPre(bool prefix_space, std::shared_ptr<const Regex> re) : prefix_space_(prefix_space), re_(std::move(re)) {}
     void pre_tokenize(std::vector<Piece>& pieces) const override {
         if (prefix_space_) {
-            for (Piece& p : pieces) if (p.text.empty() || p.text[0] != ' ') p.text.insert(0, " ");
+            // NormalizedString::prepend does nothing on an empty string.
+            for (Piece& p : pieces) if (!p.text.empty() && p.text[0] != ' ') p.text.insert(0, " ");
         }
         if (re_) {
             std::vector<std::pair<size_t, size_t>> m;
@@ -208,7 +209,7 @@ public:
         for (Piece& p : pieces) {
             p.text = replace_all(p.text, " ", rep_);
             const bool starts = p.text.compare(0, rep_.size(), rep_) == 0;
-            if (!starts && (scheme_ == Prepend::kAlways || (scheme_ == Prepend::kFirst && p.at_start)))
+            if (!starts && !p.text.empty() && (scheme_ == Prepend::kAlways || (scheme_ == Prepend::kFirst && p.at_start)))
                 p.text.insert(0, rep_);
         }
         if (split_) {
@@ -235,7 +236,6 @@ private:
     std::vector<std::unique_ptr<PreTokenizer>> seq_;
 };
 
-bool is_ascii_digit(uint32_t c) { return c >= '0' && c <= '9'; }
 
 }  // namespace
 
@@ -283,7 +283,7 @@ Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const json& j) {
     }
     if (type == "Digits") {
         const bool individual = get_bool_or(j, "individual_digits", false);
-        return Ptr(new CharSplit(is_ascii_digit, individual ? Behavior::kIsolated : Behavior::kContiguous));
+        return Ptr(new CharSplit(is_numeric, individual ? Behavior::kIsolated : Behavior::kContiguous));
     }
     if (type == "Punctuation") {
         KITE_ASSIGN_OR_RETURN(Behavior beh, parse_behavior(j, where, Behavior::kIsolated));

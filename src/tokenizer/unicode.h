@@ -38,6 +38,7 @@ std::string utf8_lossy(std::string_view bytes);
 bool is_whitespace(uint32_t cp);      // Unicode White_Space (Rust char::is_whitespace)
 bool is_alphanumeric(uint32_t cp);    // letters and numbers (Rust char::is_alphanumeric)
 bool is_punctuation(uint32_t cp);     // general category P*
+bool is_numeric(uint32_t cp);         // general category N* (Rust char::is_numeric)
 bool is_bert_punctuation(uint32_t cp);  // ASCII punctuation or P*
 bool is_other(uint32_t cp);           // general category C* (control, format, unassigned, private)
 bool is_mark(uint32_t cp);            // general category M*
