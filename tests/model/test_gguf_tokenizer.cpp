@@ -74,6 +74,21 @@ TEST(GgufTokenizer, GptNeoxEncodesMptVectors) {
     }
 }
 
+// deepseek-r1-qwen's vectors were made with DeepSeek-R1-Distill-Qwen's tokenizer: Qwen2.5's
+// vocabulary and pre-tokenizer with other added tokens, none of which the 46 strings hold; the
+// qwen2 vocab GGUF must give the same ids.
+TEST(GgufTokenizer, Qwen2EncodesDeepseekR1QwenVectors) {
+    LlamaCppCases c = llamacpp_cases("deepseek-r1-qwen");
+    ASSERT_EQ(c.texts.size(), 46u);
+    auto tok = gguf_tok("qwen2");
+    ASSERT_TRUE(tok);
+    for (size_t i = 0; i < c.texts.size(); ++i) {
+        auto ids = tok->encode(c.texts[i], false);
+        ASSERT_TRUE(ids.ok()) << ids.status().to_string();
+        EXPECT_EQ(*ids, c.ids[i]) << "string #" << i << ": '" << c.texts[i] << "'";
+    }
+}
+
 // baichuan has no reference ids anywhere here; check what holds for any SentencePiece BPE with
 // byte fallback: text comes back unchanged, <s> leads when special tokens are asked for.
 TEST(GgufTokenizer, BaichuanRoundTrips) {

@@ -1,6 +1,7 @@
 // The tokenizer.json built from GGUF metadata, compared piece by piece with the tokenizer.json HF
 // ships for the same model (shared/tokenizers), plus hand-made metadata for each error path.
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <set>
@@ -220,6 +221,72 @@ TEST(GgufTokenizerConvert, BadMetadataGivesClearErrors) {
         EXPECT_EQ(f.status().code(), c.code) << c.what << ": " << f.status().to_string();
         EXPECT_NE(f.status().message().find(c.needle), std::string::npos) << c.what << ": " << f.status().to_string();
         EXPECT_EQ(f.status().message().find('\n'), std::string::npos) << c.what;
+    }
+}
+
+std::string base64_decode(const std::string& in) {
+    std::string out;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (char c : in) {
+        const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const char* p = c ? std::strchr(alphabet, c) : nullptr;
+        if (!p) continue;  // '=' padding
+        acc = (acc << 6) | uint32_t(p - alphabet);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(char((acc >> bits) & 0xFF));
+        }
+    }
+    return out;
+}
+
+// Unigram: a GGUF written from T5's tokenizer.json the way llama.cpp's converter writes one (pieces,
+// scores, token types, SentencePiece's compiled normalizer, <extra_id_N> as user-defined tokens)
+// must reproduce t5's vectors.shared.json.
+TEST(GgufTokenizerConvert, T5UnigramReproducesVectors) {
+    json hf = hf_tokenizer("t5");
+    ASSERT_TRUE(hf.is_object());
+    std::vector<std::string> tokens;
+    std::vector<float> scores;
+    std::vector<int32_t> types;
+    for (const json& p : hf["model"]["vocab"]) {
+        tokens.push_back(p[0]);
+        scores.push_back(p[1].get<float>());
+        const std::string& t = tokens.back();
+        types.push_back(t == "<unk>" ? 2 : (t == "<pad>" || t == "</s>") ? 3 : t.rfind("<extra_id_", 0) == 0 ? 4 : 1);
+    }
+    GgufWriter w;
+    w.str("tokenizer.ggml.model", "t5");
+    w.strs("tokenizer.ggml.tokens", tokens);
+    w.f32s("tokenizer.ggml.scores", scores);
+    w.i32s("tokenizer.ggml.token_type", types);
+    w.u8s("tokenizer.ggml.precompiled_charsmap", base64_decode(hf["normalizer"]["precompiled_charsmap"]));
+    w.u32("tokenizer.ggml.eos_token_id", 1);
+    w.u32("tokenizer.ggml.unknown_token_id", 2);
+    w.u32("tokenizer.ggml.padding_token_id", 0);
+    w.boolean("tokenizer.ggml.add_space_prefix", true);
+    auto g = w.parse();
+    ASSERT_TRUE(g.ok()) << g.status().to_string();
+    auto f = gguf_tokenizer_files(*g);
+    ASSERT_TRUE(f.ok()) << f.status().to_string();
+    EXPECT_EQ(f->tokenizer["normalizer"], hf["normalizer"]);
+    auto tok = tokenizer_from_gguf(*g);
+    ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+    const json vectors = read_json_file(kGgufTokDir + "t5/vectors.shared.json");
+    ASSERT_EQ(vectors["cases"].size(), 324u);
+    for (const json& c : vectors["cases"]) {
+        const std::string text = c["text"];
+        auto ids = (*tok)->encode(text, false);
+        ASSERT_TRUE(ids.ok()) << ids.status().to_string();
+        EXPECT_EQ(*ids, c["ids"].get<std::vector<int32_t>>()) << "'" << text << "'";
+        auto ids_sp = (*tok)->encode(text, true);
+        ASSERT_TRUE(ids_sp.ok());
+        EXPECT_EQ(*ids_sp, c["ids_with_special"].get<std::vector<int32_t>>()) << "'" << text << "'";
+        auto dec = (*tok)->decode(*ids_sp, false);
+        ASSERT_TRUE(dec.ok());
+        EXPECT_EQ(*dec, c["decoded"].get<std::string>()) << "'" << text << "'";
     }
 }
 

@@ -107,6 +107,10 @@ public:
         begin(key, 9), pod(uint32_t(6)), pod(uint64_t(v.size()));
         for (float f : v) pod(f);
     }
+    void u8s(const std::string& key, const std::string& bytes) {
+        begin(key, 9), pod(uint32_t(0)), pod(uint64_t(bytes.size()));
+        cur_->append(bytes);
+    }
     void i32s(const std::string& key, const std::vector<int32_t>& v) {
         begin(key, 9), pod(uint32_t(5)), pod(uint64_t(v.size()));
         for (int32_t x : v) pod(x);
