@@ -155,6 +155,7 @@ private:
         if (ec) {
             // The stream is out of sync after a parse error: answer and close.
             keep_alive_ = false;
+            unread_input_ = true;
             const bool too_big = ec == http::error::body_limit || ec == http::error::header_limit ||
                                  ec == http::error::buffer_overflow;
             const int status = too_big ? 413 : 400;
@@ -250,6 +251,7 @@ private:
         if (!keep_alive_) {
             beast::error_code ignored;
             stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+            if (unread_input_ && !watching_) return linger();
             return close();
         }
         if (watching_) {
@@ -258,6 +260,19 @@ private:
             return;
         }
         do_read();
+    }
+
+    // After answering a request whose body was not read (413, 400), read and drop what the client is
+    // still sending for a while, so that it sees the answer instead of a reset (nginx's lingering close).
+    void linger() {
+        if (!discard_) discard_ = std::make_unique<char[]>(kDiscardBytes);
+        stream_.expires_after(std::chrono::seconds(5));
+        stream_.async_read_some(asio::buffer(discard_.get(), kDiscardBytes),
+                                [self = shared_from_this()](beast::error_code ec, size_t n) {
+                                    self->lingered_ += n;
+                                    if (ec || self->lingered_ > (64u << 20)) return self->close();
+                                    self->linger();
+                                });
     }
 
     void close() {
@@ -280,7 +295,10 @@ private:
     std::shared_ptr<SessionExchange> current_;
     std::string pending_, inflight_;
     bool writing_ = false, watching_ = false, closed_ = false;
-    bool keep_alive_ = true, http_11_ = true, streaming_ = false, chunked_ = false;
+    bool keep_alive_ = true, http_11_ = true, streaming_ = false, chunked_ = false, unread_input_ = false;
+    static constexpr size_t kDiscardBytes = 16384;
+    std::unique_ptr<char[]> discard_;
+    size_t lingered_ = 0;
 };
 
 template <typename Fn>
