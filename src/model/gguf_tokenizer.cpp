@@ -4,6 +4,7 @@
 #include "model/gguf_tokenizer.h"
 
 #include <algorithm>
+#include <cctype>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -391,6 +392,38 @@ Result<json> ugm_tokenizer(const GgufFile& g, const Vocab& v, SpecialIds& ids, F
     return j;
 }
 
+std::string lowercase_string(const GgufFile& g, const char* key) {
+    auto v = g.get_string(key);
+    if (!v.ok()) return "";
+    std::string s = *v;
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// Added-token flags GGUF does not store but the models' tokenizer.json files set. llama.cpp keys
+// them on the model's name and pre-tokenizer; kite follows the same keys: Phi-3's chat markers
+// swallow the whitespace after them (rstrip), and some encoders' mask tokens the space before.
+void apply_flags_by_name(const GgufFile& g, json& added) {
+    const std::string name = lowercase_string(g, "general.name");
+    const std::string pre = lowercase_string(g, "tokenizer.ggml.pre");
+    const std::string arch = lowercase_string(g, "general.architecture");
+    auto contains = [](const std::string& s, const char* what) { return s.find(what) != std::string::npos; };
+    if (contains(pre, "jina-v2-de") || contains(pre, "jina-v2-es") || contains(pre, "jina-v2-code") ||
+        contains(arch, "nomic-bert-moe") || contains(arch, "jina-bert-v3")) {
+        for (json& a : added)
+            if (a["content"] == "<mask>") a["lstrip"] = true;
+    } else if (contains(name, "phi-3") || contains(name, "phi3")) {
+        for (json& a : added) {
+            const std::string& c = a["content"].get_ref<const std::string&>();
+            a["rstrip"] = c != "<unk>" && c != "<s>" && c != "<|endoftext|>";
+            a["normalized"] = false;
+        }
+    } else if (contains(name, "modern-bert")) {
+        for (json& a : added)
+            if (a["content"] == "[MASK]") a["lstrip"] = true;
+    }
+}
+
 }  // namespace
 
 Result<GgufTokenizerFiles> gguf_tokenizer_files(const GgufFile& g) {
@@ -413,6 +446,7 @@ Result<GgufTokenizerFiles> gguf_tokenizer_files(const GgufFile& g) {
         return unimplemented(file_name(g) + ": tokenizer.ggml.model '" + model +
                              "' is not supported; expected llama, gpt2, bert or t5");
     }
+    apply_flags_by_name(g, out.tokenizer["added_tokens"]);
     json& c = out.config;
     c = json::object();
     // The WordPiece conversion may rename tokens: read names back from the built vocabulary.

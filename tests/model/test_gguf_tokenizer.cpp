@@ -178,6 +178,17 @@ TEST(GgufTokenizer, SpecialTokensFromMetadata) {
     ASSERT_TRUE(ids.ok());
     ASSERT_FALSE(ids->empty());
     EXPECT_EQ(ids->back(), 32007);
+    // Phi-3's markers swallow the whitespace after them (rstrip in its tokenizer.json; llama.cpp
+    // keys the same rule on the model name). Ids as llama.cpp gives them for this chat turn.
+    auto turn = phi3->encode("<|user|>\nSYS\nHI<|end|>\n<|assistant|>\n", true);
+    ASSERT_TRUE(turn.ok());
+    EXPECT_EQ(*turn, (std::vector<int32_t>{1, 32010, 317, 21554, 13, 17628, 32007, 32001}));
+    // Other models keep that whitespace: GPT-2's <|endoftext|> then "\n" (198).
+    auto gpt2 = gguf_tok("gpt-2");
+    ASSERT_TRUE(gpt2);
+    auto eot = gpt2->encode("<|endoftext|>\n", false);
+    ASSERT_TRUE(eot.ok());
+    EXPECT_EQ(*eot, (std::vector<int32_t>{50256, 198}));
     auto bert = gguf_tok("bert-bge");
     ASSERT_TRUE(bert);
     auto with = bert->encode("hello", true);
