@@ -11,6 +11,12 @@ constexpr size_t kPromptContext = 5;  // prompt tokens decoded as context for th
 bool ends_with_replacement(const std::string& s) {
     return s.size() >= 3 && s.compare(s.size() - 3, 3, "\xEF\xBF\xBD") == 0;
 }
+
+// "<0xAB>": a byte-fallback token. ByteFallback decodes a run of them all or nothing (one U+FFFD
+// per byte when the run is not UTF-8), so a run's text is final only once a non-byte token ends it.
+bool is_byte_token(const std::string& t) {
+    return t.size() == 6 && t.compare(0, 3, "<0x") == 0 && t[5] == '>';
+}
 }  // namespace
 
 IncrementalDecoder::IncrementalDecoder(std::shared_ptr<const Tokenizer> tokenizer, bool skip_special_tokens,
@@ -22,6 +28,7 @@ IncrementalDecoder::IncrementalDecoder(std::shared_ptr<const Tokenizer> tokenize
 
 std::string IncrementalDecoder::step(int32_t id) {
     ids_.push_back(id);
+    if (is_byte_token(tok_->id_to_token(id))) return {};
     const std::span<const int32_t> all(ids_);
     auto prefix = tok_->decode(all.subspan(prefix_offset_, read_offset_ - prefix_offset_), skip_special_);
     auto full = tok_->decode(all.subspan(prefix_offset_), skip_special_);
