@@ -313,7 +313,9 @@ Status GgufParser::read_tensor_info(GgufTensorInfo& ti, uint64_t index) {
         return fail(tn + ": n_dims " + std::to_string(n_dims) + ", expected 1.." + std::to_string(kMaxDims));
     }
     ti.ne.resize(n_dims);
-    int64_t numel = 1;
+    // The product of the non-zero dimensions must fit too: a [0, 2^40, 2^40] shape has no elements,
+    // but its shape products overflow in any code that multiplies the dimensions in another order.
+    int64_t numel = 1, nonzero = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
         uint64_t ne = 0;
         KITE_RETURN_IF_ERROR(read(ne, "a tensor dimension"));
@@ -321,9 +323,14 @@ Status GgufParser::read_tensor_info(GgufTensorInfo& ti, uint64_t index) {
             return fail(tn + ": dimension " + std::to_string(d) + " is " + std::to_string(ne) + ", too large");
         }
         ti.ne[d] = static_cast<int64_t>(ne);
-        if (ti.ne[d] != 0 && numel > std::numeric_limits<int64_t>::max() / ti.ne[d]) {
+        if (ti.ne[d] == 0) {
+            numel = 0;
+            continue;
+        }
+        if (nonzero > std::numeric_limits<int64_t>::max() / ti.ne[d]) {
             return fail(tn + ": element count overflows 64 bits");
         }
+        nonzero *= ti.ne[d];
         numel *= ti.ne[d];
     }
     ti.numel = numel;

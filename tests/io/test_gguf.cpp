@@ -218,6 +218,7 @@ TEST(Gguf, Corruptions) {
     expect_error(tensor_file({4}, 4, 0, 64), "unknown ggml type 4");
     expect_error(tensor_file({4}, 99, 0, 64), "unknown ggml type 99");
     expect_error(tensor_file({1ull << 32, 1ull << 32}, 0, 0, 64), "overflows");
+    expect_error(tensor_file({0, 1ull << 40, 1ull << 40}, 0, 0, 64), "overflows");  // empty, yet overflowing
     expect_error(tensor_file({1ull << 63}, 0, 0, 64), "too large");
     expect_error(tensor_file({16}, 2, 0, 64), "not a multiple of the q4_0 block size 32");
     expect_error(tensor_file({2, 2, 2, 2, 2}, 0, 0, 64), "n_dims 5");

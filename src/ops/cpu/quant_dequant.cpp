@@ -145,6 +145,7 @@ Status dequantize(DType type, const void* src, float* dst, int64_t n) {
         return invalid_argument(std::string("dequantize: ") + std::to_string(n) + " elements is not a multiple of the " +
                                 dtype_name(type) + " block size " + std::to_string(be));
     }
+    if (n == 0) return Status::ok();
     const auto* s = static_cast<const uint8_t*>(src);
     void (*block_fn)(const uint8_t*, float*) = nullptr;
     switch (type) {
