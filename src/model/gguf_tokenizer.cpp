@@ -175,17 +175,21 @@ json bpe_model(json vocab, json merges, json unk, bool byte_fallback, bool ignor
             {"merges", std::move(merges)}};
 }
 
+// What encode(add_special_tokens=true) adds: BOS in front; SEP (BERT, RoBERTa) or else EOS behind.
 struct Flags {
     bool add_bos = false;
     bool add_eos = false;
+    bool add_sep = false;
 };
 
 Result<Flags> read_flags(const GgufFile& g, Flags defaults) {
     KITE_ASSIGN_OR_RETURN(std::optional<bool> bos, optional_bool(g, "tokenizer.ggml.add_bos_token"));
     KITE_ASSIGN_OR_RETURN(std::optional<bool> eos, optional_bool(g, "tokenizer.ggml.add_eos_token"));
+    KITE_ASSIGN_OR_RETURN(std::optional<bool> sep, optional_bool(g, "tokenizer.ggml.add_sep_token"));
     Flags f = defaults;
     if (bos) f.add_bos = *bos;
     if (eos) f.add_eos = *eos;
+    if (sep) f.add_sep = *sep;
     return f;
 }
 
@@ -195,6 +199,19 @@ Status require_id(const GgufFile& g, bool wanted, const std::optional<int32_t>& 
         return invalid_argument(file_name(g) + ": tokenizer.ggml." + flag + " is set but tokenizer.ggml." + key +
                                 " is missing");
     return Status::ok();
+}
+
+// Checks the ids the flags need; returns the token to add in front and the one to add behind.
+Result<std::pair<std::optional<int32_t>, std::optional<int32_t>>> framing(const GgufFile& g, const Flags& f,
+                                                                          const SpecialIds& ids) {
+    KITE_RETURN_IF_ERROR(require_id(g, f.add_bos, ids.bos, "add_bos_token", "bos_token_id"));
+    KITE_RETURN_IF_ERROR(require_id(g, f.add_eos && !f.add_sep, ids.eos, "add_eos_token", "eos_token_id"));
+    // RoBERTa-style files may name no separator: theirs is the EOS token </s>.
+    const std::optional<int32_t> sep = ids.sep ? ids.sep : ids.eos;
+    KITE_RETURN_IF_ERROR(require_id(g, f.add_sep, sep, "add_sep_token", "seperator_token_id"));
+    std::optional<int32_t> front = f.add_bos ? ids.bos : std::nullopt;
+    std::optional<int32_t> back = f.add_sep ? sep : f.add_eos ? ids.eos : std::nullopt;
+    return std::make_pair(front, back);
 }
 
 // "llama": SentencePiece BPE. HF's LlamaConverter gives byte-fallback BPE with merges rebuilt from
@@ -209,7 +226,7 @@ Result<json> spm_tokenizer(const GgufFile& g, const Vocab& v, SpecialIds& ids, F
     if (!g.has("tokenizer.ggml.bos_token_id")) fallback(ids.bos, 1);
     if (!g.has("tokenizer.ggml.eos_token_id")) fallback(ids.eos, 2);
     if (!g.has("tokenizer.ggml.unknown_token_id")) fallback(ids.unk, 0);
-    KITE_ASSIGN_OR_RETURN(flags, read_flags(g, Flags{true, false}));
+    KITE_ASSIGN_OR_RETURN(flags, read_flags(g, Flags{true, false, false}));
     KITE_ASSIGN_OR_RETURN(std::optional<bool> space_prefix, optional_bool(g, "tokenizer.ggml.add_space_prefix"));
     bool add_prefix = space_prefix.value_or(true);
 
@@ -239,14 +256,9 @@ Result<json> spm_tokenizer(const GgufFile& g, const Vocab& v, SpecialIds& ids, F
     norm.push_back({{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}});
     j["normalizer"] = {{"type", "Sequence"}, {"normalizers", norm}};
     j["pre_tokenizer"] = nullptr;
-    KITE_RETURN_IF_ERROR(require_id(g, flags.add_bos, ids.bos, "add_bos_token", "bos_token_id"));
-    KITE_RETURN_IF_ERROR(require_id(g, flags.add_eos, ids.eos, "add_eos_token", "eos_token_id"));
-    if (flags.add_bos || flags.add_eos) {
-        j["post_processor"] = template_processor(v, flags.add_bos ? ids.bos : std::nullopt,
-                                                 flags.add_eos ? ids.eos : std::nullopt, false);
-    } else {
-        j["post_processor"] = nullptr;
-    }
+    KITE_ASSIGN_OR_RETURN(auto frame, framing(g, flags, ids));
+    j["post_processor"] = (frame.first || frame.second) ? template_processor(v, frame.first, frame.second, false)
+                                                        : json(nullptr);
     json dec = json::array({json{{"type", "Replace"}, {"pattern", {{"String", "\u2581"}}}, {"content", " "}},
                             json{{"type", "ByteFallback"}}, json{{"type", "Fuse"}}});
     if (add_prefix) dec.push_back({{"type", "Strip"}, {"content", " "}, {"start", 1u}, {"stop", 0u}});
@@ -266,9 +278,8 @@ Result<json> bpe_tokenizer(const GgufFile& g, const Vocab& v, const SpecialIds& 
     auto spec_or = gguf_tok::bpe_pre_tokenization(pre);
     if (!spec_or.ok()) return Status(spec_or.status().code(), file_name(g) + ": " + spec_or.status().message());
     gguf_tok::BpePreTokenization spec = std::move(spec_or).value();
-    KITE_ASSIGN_OR_RETURN(flags, read_flags(g, Flags{spec.add_bos, false}));
-    KITE_RETURN_IF_ERROR(require_id(g, flags.add_bos, ids.bos, "add_bos_token", "bos_token_id"));
-    KITE_RETURN_IF_ERROR(require_id(g, flags.add_eos, ids.eos, "add_eos_token", "eos_token_id"));
+    KITE_ASSIGN_OR_RETURN(flags, read_flags(g, Flags{spec.add_bos, false, spec.add_sep}));
+    KITE_ASSIGN_OR_RETURN(auto frame, framing(g, flags, ids));
     for (size_t i = 0; i < merges->size(); ++i) {
         const std::string& m = (*merges)[i];
         size_t sp = m.find(' ');
@@ -284,11 +295,10 @@ Result<json> bpe_tokenizer(const GgufFile& g, const Vocab& v, const SpecialIds& 
     j["added_tokens"] = added_tokens(v);
     j["normalizer"] = spec.normalizer;
     j["pre_tokenizer"] = spec.pre_tokenizer;
-    if (flags.add_bos || flags.add_eos) {
+    if (frame.first || frame.second) {
         j["post_processor"] = {{"type", "Sequence"},
                                {"processors", {byte_level_processor(),
-                                               template_processor(v, flags.add_bos ? ids.bos : std::nullopt,
-                                                                  flags.add_eos ? ids.eos : std::nullopt, false)}}};
+                                               template_processor(v, frame.first, frame.second, false)}}};
     } else {
         j["post_processor"] = byte_level_processor();
     }
@@ -303,9 +313,8 @@ Result<json> bpe_tokenizer(const GgufFile& g, const Vocab& v, const SpecialIds& 
 Result<json> wpm_tokenizer(const GgufFile& g, const Vocab& v, SpecialIds& ids, Flags& flags) {
     if (!ids.bos && ids.cls) ids.bos = ids.cls;
     if (!ids.sep && ids.eos) ids.sep = ids.eos;
-    KITE_ASSIGN_OR_RETURN(flags, read_flags(g, Flags{true, true}));
-    KITE_RETURN_IF_ERROR(require_id(g, flags.add_bos, ids.bos, "add_bos_token", "cls_token_id"));
-    KITE_RETURN_IF_ERROR(require_id(g, flags.add_eos, ids.sep, "add_eos_token", "seperator_token_id"));
+    KITE_ASSIGN_OR_RETURN(flags, read_flags(g, Flags{true, false, true}));
+    KITE_ASSIGN_OR_RETURN(auto frame, framing(g, flags, ids));
     if (!ids.unk) return invalid_argument(file_name(g) + ": tokenizer.ggml.model 'bert' needs tokenizer.ggml.unknown_token_id");
     static const std::string kSpace = "\u2581";
     Vocab word_vocab = v;
@@ -325,10 +334,8 @@ Result<json> wpm_tokenizer(const GgufFile& g, const Vocab& v, SpecialIds& ids, F
     j["normalizer"] = {{"type", "BertNormalizer"}, {"clean_text", true}, {"handle_chinese_chars", true},
                        {"strip_accents", nullptr}, {"lowercase", true}};
     j["pre_tokenizer"] = {{"type", "BertPreTokenizer"}};
-    j["post_processor"] = (flags.add_bos || flags.add_eos)
-                              ? template_processor(word_vocab, flags.add_bos ? ids.bos : std::nullopt,
-                                                   flags.add_eos ? ids.sep : std::nullopt, true)
-                              : json(nullptr);
+    j["post_processor"] = (frame.first || frame.second) ? template_processor(word_vocab, frame.first, frame.second, true)
+                                                        : json(nullptr);
     j["decoder"] = {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}};
     j["model"] = {{"type", "WordPiece"},
                   {"unk_token", word_vocab.tokens[*ids.unk]},
@@ -361,9 +368,8 @@ std::string base64(const std::vector<int64_t>& bytes) {
 // carries them), whitespace split + Metaspace, and "</s>" appended as T5's tokenizer.json does.
 Result<json> ugm_tokenizer(const GgufFile& g, const Vocab& v, SpecialIds& ids, Flags& flags) {
     if (v.scores.empty()) return invalid_argument(file_name(g) + ": tokenizer.ggml.model 't5' needs tokenizer.ggml.scores");
-    KITE_ASSIGN_OR_RETURN(flags, read_flags(g, Flags{false, true}));
-    KITE_RETURN_IF_ERROR(require_id(g, flags.add_bos, ids.bos, "add_bos_token", "bos_token_id"));
-    KITE_RETURN_IF_ERROR(require_id(g, flags.add_eos, ids.eos, "add_eos_token", "eos_token_id"));
+    KITE_ASSIGN_OR_RETURN(flags, read_flags(g, Flags{false, true, false}));
+    KITE_ASSIGN_OR_RETURN(auto frame, framing(g, flags, ids));
     KITE_ASSIGN_OR_RETURN(std::optional<bool> space_prefix, optional_bool(g, "tokenizer.ggml.add_space_prefix"));
     json vocab = json::array();
     for (size_t i = 0; i < v.tokens.size(); ++i) vocab.push_back(json::array({v.tokens[i], v.scores[i]}));
@@ -382,10 +388,8 @@ Result<json> ugm_tokenizer(const GgufFile& g, const Vocab& v, SpecialIds& ids, F
                           {"pretokenizers", {json{{"type", "WhitespaceSplit"}},
                                              json{{"type", "Metaspace"}, {"replacement", "\u2581"},
                                                   {"prepend_scheme", scheme}, {"split", true}}}}};
-    j["post_processor"] = (flags.add_bos || flags.add_eos)
-                              ? template_processor(v, flags.add_bos ? ids.bos : std::nullopt,
-                                                   flags.add_eos ? ids.eos : std::nullopt, false)
-                              : json(nullptr);
+    j["post_processor"] = (frame.first || frame.second) ? template_processor(v, frame.first, frame.second, false)
+                                                        : json(nullptr);
     j["decoder"] = {{"type", "Metaspace"}, {"replacement", "\u2581"}, {"prepend_scheme", scheme}, {"split", true}};
     j["model"] = {{"type", "Unigram"}, {"unk_id", ids.unk ? json(static_cast<uint64_t>(*ids.unk)) : json(nullptr)},
                   {"vocab", std::move(vocab)}, {"byte_fallback", false}};

@@ -43,6 +43,7 @@ struct BpePreTokenization {
     nlohmann::json normalizer;     // null when the model has none
     nlohmann::json pre_tokenizer;
     bool add_bos = false;
+    bool add_sep = false;  // RoBERTa-style "<s> A </s>"
     bool ignore_merges = false;
 };
 Result<BpePreTokenization> bpe_pre_tokenization(std::string_view pre_name);  // "" = "default"

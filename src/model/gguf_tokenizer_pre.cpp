@@ -65,7 +65,7 @@ json sequence(json items) { return {{"type", "Sequence"}, {"pretokenizers", std:
 json nfc() { return {{"type", "NFC"}}; }
 
 enum class PreFamily {
-    kGpt2, kNeox, kLlama3, kLlama3NoBos, kQwen2, kQwen35, kStableLm2, kDeepseekLlm, kDeepseekCoder,
+    kGpt2, kRoberta, kNeox, kLlama3, kLlama3NoBos, kQwen2, kQwen35, kStableLm2, kDeepseekLlm, kDeepseekCoder,
     kDeepseekV3, kFalcon, kStarcoder, kCommandR, kBloom, kViking, kTekken, kO200k, kSeedCoder,
     kBailing,
 };
@@ -82,9 +82,9 @@ constexpr std::array kPreNames = {
     PreName{"default", PreFamily::kGpt2},        PreName{"gpt-2", PreFamily::kGpt2},
     PreName{"phi-2", PreFamily::kGpt2},          PreName{"jina-es", PreFamily::kGpt2},
     PreName{"jina-de", PreFamily::kGpt2},        PreName{"gigachat", PreFamily::kGpt2},
-    PreName{"jina-v1-en", PreFamily::kGpt2},     PreName{"jina-v2-es", PreFamily::kGpt2},
-    PreName{"jina-v2-de", PreFamily::kGpt2},     PreName{"jina-v2-code", PreFamily::kGpt2},
-    PreName{"roberta-bpe", PreFamily::kGpt2},    PreName{"a.x-4.0", PreFamily::kGpt2},
+    PreName{"jina-v1-en", PreFamily::kRoberta},     PreName{"jina-v2-es", PreFamily::kGpt2},
+    PreName{"jina-v2-de", PreFamily::kGpt2},     PreName{"jina-v2-code", PreFamily::kRoberta},
+    PreName{"roberta-bpe", PreFamily::kRoberta},    PreName{"a.x-4.0", PreFamily::kGpt2},
     PreName{"mellum", PreFamily::kGpt2},         PreName{"exaone4", PreFamily::kGpt2},
     PreName{"jais", PreFamily::kGpt2},           PreName{"trillion", PreFamily::kGpt2},
     PreName{"granite-docling", PreFamily::kGpt2},
@@ -122,6 +122,10 @@ BpePreTokenization build(PreFamily family) {
     switch (family) {
         case PreFamily::kGpt2:
             p.pre_tokenizer = byte_level(true);
+            break;
+        case PreFamily::kRoberta:  // llama.cpp closes these encoders' input with the separator
+            p.pre_tokenizer = byte_level(true);
+            p.add_sep = true;
             break;
         case PreFamily::kNeox:  // GPT-NeoX-20B's tokenizer (MPT, OLMo) normalizes to NFC first
             p.normalizer = nfc();

@@ -176,6 +176,27 @@ TEST(GgufTokenizerConvert, HandMadeBpeBuildsAndEncodes) {
     EXPECT_EQ((*tok)->chat_template(), "{{ messages }}");
 }
 
+// RoBERTa-style pre names close the input with the separator (here named only as EOS).
+TEST(GgufTokenizerConvert, RobertaStyleAddsSeparator) {
+    GgufWriter w;
+    tiny_bpe(w, "roberta-bpe");
+    w.strs("tokenizer.ggml.tokens", {"h", "e", "l", "o", "he", "ll", "llo", "hello", "<|end|>", "<s>", "</s>"});
+    w.i32s("tokenizer.ggml.token_type", {1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 3});
+    w.u32("tokenizer.ggml.bos_token_id", 9);
+    w.u32("tokenizer.ggml.eos_token_id", 10);
+    w.boolean("tokenizer.ggml.add_bos_token", true);
+    auto g = w.parse();
+    ASSERT_TRUE(g.ok()) << g.status().to_string();
+    auto tok = tokenizer_from_gguf(*g);
+    ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+    auto ids = (*tok)->encode("hello", true);
+    ASSERT_TRUE(ids.ok());
+    EXPECT_EQ(*ids, (std::vector<int32_t>{9, 7, 10}));
+    auto plain = (*tok)->encode("hello", false);
+    ASSERT_TRUE(plain.ok());
+    EXPECT_EQ(*plain, (std::vector<int32_t>{7}));
+}
+
 // Each bad input: one status naming the key and what was expected.
 TEST(GgufTokenizerConvert, BadMetadataGivesClearErrors) {
     struct Case {
@@ -200,6 +221,11 @@ TEST(GgufTokenizerConvert, BadMetadataGivesClearErrors) {
          StatusCode::kInvalidArgument, "token_type"},
         {"add_bos without bos", [](GgufWriter& w) { tiny_bpe(w); w.boolean("tokenizer.ggml.add_bos_token", true); },
          StatusCode::kInvalidArgument, "bos_token_id"},
+        {"add_sep without separator", [](GgufWriter& w) {
+             tiny_bpe(w);
+             w.boolean("tokenizer.ggml.add_sep_token", true);
+             w.u32("tokenizer.ggml.eos_token_id", 0xFFFFFFFFu);  // "none"
+         }, StatusCode::kInvalidArgument, "seperator_token_id"},
         {"spm without scores", [](GgufWriter& w) { tiny_bpe(w); w.str("tokenizer.ggml.model", "llama"); },
          StatusCode::kInvalidArgument, "tokenizer.ggml.scores"},
         {"no merges", [](GgufWriter& w) {
