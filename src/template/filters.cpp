@@ -77,12 +77,13 @@ Value select_common(Evaluator& ev, const Value& seq, const CallArgs& a, bool wit
         test_args.keyword = a.keyword;
     }
     std::vector<Value> out;
+    if (!seq.truthy()) return Value::iterator({});  // Jinja skips a falsy input (None, "", [])
     for (const Value& item : ev.iterate(seq)) {
         Value v = attr ? attribute_path(ev, item, *attr) : item;
         bool ok = test.empty() ? v.truthy() : ev.apply_test(test, v, test_args);
         if (ok == keep) out.push_back(item);
     }
-    return Value::list(std::move(out));
+    return Value::iterator(std::move(out));
 }
 
 std::string html_escape(const std::string& s) {
@@ -270,12 +271,14 @@ const std::map<std::string, FilterFn>& filter_table() {
              return items.empty() ? Value::undefined("No first item, sequence was empty.") : items.front();
          }},
         {"last", [](Evaluator& ev, const Value& v, const CallArgs&) {
+             if (v.is_iterator()) fail("'" + v.type_name() + "' object is not reversible");
              std::vector<Value> items = ev.iterate(v);
              return items.empty() ? Value::undefined("No last item, sequence was empty.") : items.back();
          }},
         {"map", [](Evaluator& ev, const Value& v, const CallArgs& a) {
              std::vector<Value> out;
              const Value* attr = a.kw("attribute");
+             if (!v.truthy()) return Value::iterator({});  // Jinja skips a falsy input (None, "", [])
              for (const Value& x : ev.iterate(v)) {
                  if (attr) {
                      Value r = attribute_path(ev, x, *attr);
@@ -289,16 +292,16 @@ const std::map<std::string, FilterFn>& filter_table() {
                      out.push_back(ev.apply_filter(a.positional[0].as_string(), x, rest));
                  }
              }
-             return Value::list(std::move(out));
+             return Value::iterator(std::move(out));
          }},
         {"select", [](Evaluator& ev, const Value& v, const CallArgs& a) { return select_common(ev, v, a, false, true); }},
         {"reject", [](Evaluator& ev, const Value& v, const CallArgs& a) { return select_common(ev, v, a, false, false); }},
         {"selectattr", [](Evaluator& ev, const Value& v, const CallArgs& a) { return select_common(ev, v, a, true, true); }},
         {"rejectattr", [](Evaluator& ev, const Value& v, const CallArgs& a) { return select_common(ev, v, a, true, false); }},
         {"items", [](Evaluator& ev, const Value& v, const CallArgs&) {
-             if (v.is_undefined()) return Value::list({});
+             if (v.is_undefined()) return Value::iterator({});
              if (!v.is_dict()) fail("Can only get item pairs from a mapping.");
-             return ev.call(ev.get_attr(v, "items"), {});
+             return Value::iterator(ev.call(ev.get_attr(v, "items"), {}).as_list().items);
          }},
         {"dictsort", [](Evaluator& ev, const Value& v, const CallArgs& a) {
              if (!v.is_dict()) fail("dictsort needs a mapping, got " + v.type_name());
@@ -320,7 +323,7 @@ const std::map<std::string, FilterFn>& filter_table() {
                  seen.push_back(k);
                  out.push_back(x);
              }
-             return Value::list(std::move(out));
+             return Value::iterator(std::move(out));
          }},
         {"sort", [](Evaluator& ev, const Value& v, const CallArgs& a) {
              return Value::list(sorted(ev, ev.iterate(v), flag(a, 0, "reverse"), flag(a, 1, "case_sensitive"), arg(a, 2, "attribute")));
@@ -333,6 +336,8 @@ const std::map<std::string, FilterFn>& filter_table() {
              }
              std::vector<Value> items = ev.iterate(v);
              std::reverse(items.begin(), items.end());
+             // reversed() of a list or tuple is a lazy iterator; of anything else Jinja builds a list.
+             if (v.is_list()) return Value::iterator(std::move(items), v.as_list().tuple ? "reversed" : "list_reverseiterator");
              return Value::list(std::move(items));
          }},
         {"indent", [](Evaluator& ev, const Value& v, const CallArgs& a) {
@@ -377,7 +382,7 @@ const std::map<std::string, FilterFn>& filter_table() {
                  while (fill && static_cast<int64_t>(cur.size()) < n) cur.push_back(*fill);
                  out.push_back(Value::list(std::move(cur)));
              }
-             return Value::list(std::move(out));
+             return Value::iterator(std::move(out));
          }},
         {"slice", [](Evaluator& ev, const Value& v, const CallArgs& a) {
              int64_t slices = int_or(a, 0, "slices", 1);
@@ -394,7 +399,7 @@ const std::map<std::string, FilterFn>& filter_table() {
                  if (fill && i >= extra) part.push_back(*fill);
                  out.push_back(Value::list(std::move(part)));
              }
-             return Value::list(std::move(out));
+             return Value::iterator(std::move(out));
          }},
         {"min", [](Evaluator& ev, const Value& v, const CallArgs& a) { return aggregate(ev, v, a, false); }},
         {"max", [](Evaluator& ev, const Value& v, const CallArgs& a) { return aggregate(ev, v, a, true); }},

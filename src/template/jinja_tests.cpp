@@ -35,7 +35,7 @@ const std::map<std::string, TestFn>& test_table() {
         {"false", [](Evaluator&, const Value& v, const CallArgs&) { return v.is_bool() && !v.as_bool(); }},
         {"mapping", [](Evaluator&, const Value& v, const CallArgs&) { return v.is_dict(); }},
         {"iterable", [](Evaluator&, const Value& v, const CallArgs&) {
-             return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict();
+             return v.is_undefined() || v.is_string() || v.is_list() || v.is_iterator() || v.is_dict();
          }},
         {"sequence", [](Evaluator&, const Value& v, const CallArgs&) {
              return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict();

@@ -98,6 +98,7 @@ void dump(std::string& out, const Value& v, const JsonDumpOptions& o, int level)
         }
         case Value::Kind::kString: dump_string(out, v.as_string(), o.ensure_ascii); return;
         case Value::Kind::kList: {
+            if (v.is_iterator()) fail("Object of type " + v.type_name() + " is not JSON serializable");
             const auto& items = v.as_list().items;
             if (items.empty()) {
                 out += "[]";

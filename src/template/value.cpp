@@ -16,6 +16,13 @@ Value Value::list(std::vector<Value> items, bool tuple) {
     return Value(ListPtr(std::move(l)));
 }
 
+Value Value::iterator(std::vector<Value> items, std::string type) {
+    auto l = std::make_shared<List>();
+    l->items = std::move(items);
+    l->iterator_type = std::move(type);
+    return Value(ListPtr(std::move(l)));
+}
+
 Value Value::dict(std::vector<std::pair<Value, Value>> items) {
     auto d = std::make_shared<Dict>();
     d->items = std::move(items);
@@ -60,7 +67,7 @@ bool Value::truthy() const {
         case Kind::kInt: return as_int() != 0;
         case Kind::kFloat: return as_double() != 0.0;
         case Kind::kString: return !as_string().empty();
-        case Kind::kList: return !as_list().items.empty();
+        case Kind::kList: return is_iterator() || !as_list().items.empty();
         case Kind::kDict: return !as_dict().items.empty();
         case Kind::kObject: return true;
     }
@@ -75,7 +82,7 @@ std::string Value::type_name() const {
         case Kind::kInt: return "int";
         case Kind::kFloat: return "float";
         case Kind::kString: return "str";
-        case Kind::kList: return as_list().tuple ? "tuple" : "list";
+        case Kind::kList: return is_iterator() ? as_list().iterator_type : as_list().tuple ? "tuple" : "list";
         case Kind::kDict: return "dict";
         case Kind::kObject: return as_object().type_name();
     }
@@ -179,6 +186,7 @@ std::string Value::repr() const {
         case Kind::kString: return py_str_repr(as_string());
         case Kind::kList: {
             const List& l = as_list();
+            if (is_iterator()) return "<" + l.iterator_type + " object>";
             std::string out = l.tuple ? "(" : "[";
             for (size_t i = 0; i < l.items.size(); ++i) {
                 if (i) out += ", ";
@@ -214,6 +222,7 @@ bool py_equal(const Value& a, const Value& b) {
         case K::kNone: return true;
         case K::kString: return a.as_string() == b.as_string();
         case K::kList: {
+            if (a.is_iterator() || b.is_iterator()) return a.list_ptr() == b.list_ptr();
             const auto& x = a.as_list();
             const auto& y = b.as_list();
             if (x.tuple != y.tuple || x.items.size() != y.items.size()) return false;

@@ -60,6 +60,7 @@ public:
     static Value undefined(std::string hint) { return Value(Undefined{std::move(hint)}); }
     static Value list(std::vector<Value> items, bool tuple = false);
     static Value dict(std::vector<std::pair<Value, Value>> items);
+    static Value iterator(std::vector<Value> items, std::string type = "generator");
 
     Kind kind() const { return static_cast<Kind>(v_.index()); }
     bool is_undefined() const { return kind() == Kind::kUndefined; }
@@ -70,7 +71,8 @@ public:
     bool is_number() const { return is_bool() || is_int() || is_float(); }
     bool is_integral() const { return is_bool() || is_int(); }
     bool is_string() const { return kind() == Kind::kString; }
-    bool is_list() const { return kind() == Kind::kList; }
+    bool is_list() const;      // list or tuple (not an iterator)
+    bool is_iterator() const;  // a lazy iterator from map/select/...
     bool is_dict() const { return kind() == Kind::kDict; }
     bool is_object() const { return kind() == Kind::kObject; }
 
@@ -100,6 +102,9 @@ private:
 struct List {
     std::vector<Value> items;
     bool tuple = false;  // a tuple prints as (a, b)
+    // Non-empty for the lazy iterators Jinja's map/select/reverse/... return ("generator",
+    // "list_reverseiterator"): iterable, but no len(), no indexing, not JSON-serializable.
+    std::string iterator_type;
 };
 
 // Insertion-ordered like a Python dict. Lookups are linear: template dicts are small.
@@ -108,6 +113,9 @@ struct Dict {
     const Value* find(const Value& key) const;
     const Value* find(const std::string& key) const;
 };
+
+inline bool Value::is_list() const { return kind() == Kind::kList && as_list().iterator_type.empty(); }
+inline bool Value::is_iterator() const { return kind() == Kind::kList && !as_list().iterator_type.empty(); }
 
 struct CallArgs {
     std::vector<Value> positional;

@@ -127,6 +127,10 @@ CASES = [
     ("f_tojson_ensure_ascii", "{{ 'é😀' | tojson(ensure_ascii=true) }} {{ [1, 2] | tojson(indent='\\t') }}", {}),
     ("f_attr_pprint", "{{ d | attr('x') }}|{{ [1, 'a'] | pprint }}", {"d": {"x": 1}}),
     ("f_filter_block", "{% filter upper %}abc {{ 'd' }}{% endfilter %}", {}),
+    ("iterators", "{{ [1, 2] | map('string') | join(',') }} {{ none | map('upper') | list }} {{ none | selectattr('x') | list }} {{ [3, 1] | reverse | list }} {{ (1, 2) | reverse | list }} {{ [1] | select | list | length }} {{ {'a': 1} | items | list }} {{ [1, 2] | unique | list }} {{ ([1] | select) is iterable }} {{ ([1] | select) is sequence }} {% if [] | select %}truthy{% endif %}", {}),
+    ("err_iterator_tojson", "{{ [1, 2] | map('string') | tojson }}", {}),
+    ("err_iterator_length", "{{ [1, 2] | select | length }}", {}),
+    ("err_iterator_last", "{{ [1, 2] | select | last }}", {}),
     # tests
     ("tests_types", "{{ 1 is number }} {{ true is number }} {{ 1 is integer }} {{ true is integer }} {{ 1.0 is float }} {{ 'a' is string }} {{ {} is mapping }} {{ [] is sequence }} {{ 'a' is iterable }} {{ 1 is iterable }} {{ nothing is iterable }} {{ true is boolean }} {{ none is none }} {{ x is true }} {{ x is false }}", {"x": True}),
     ("tests_values", "{{ 3 is odd }} {{ 4 is even }} {{ 9 is divisibleby 3 }} {{ 9 is divisibleby(4) }} {{ 1 is eq 1 }} {{ 1 is ne 2 }} {{ 1 is lt 2 }} {{ 2 is gt 1 }} {{ 2 is ge 2 }} {{ 1 is le 0 }} {{ 'a' is in 'abc' }} {{ none is sameas none }} {{ 'a' is equalto 'a' }}", {}),
