@@ -1,6 +1,9 @@
 // Paged causal attention on the CPU. Each (query token, head) is computed on its own: scores over
-// its visible keys read through the block table, an exact softmax, then the weighted sum of values
-// in key order. Nothing depends on how tokens were batched or chunked.
+// its visible keys read through the block table (an 8-lane FMA dot product in a fixed order), a
+// softmax with a vectorised exp, then the probability-weighted sum of values in key order (8 dims
+// per vector lane). Nothing depends on how tokens were batched or chunked, or on the thread count.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -10,52 +13,156 @@
 
 namespace kite::ops::cpu {
 
+namespace {
+
+// Multiply-adds below which a chunk of (token, head) items is not worth a thread hand-off.
+constexpr int64_t kMinMacsPerChunk = 64 * 1024;
+
+inline __m256i lane_mask(int64_t n) {  // first n (<= 8) lanes on
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    __m128 sh = _mm_movehdup_ps(s);
+    s = _mm_add_ps(s, sh);
+    sh = _mm_movehl_ps(sh, s);
+    return _mm_cvtss_f32(_mm_add_ss(s, sh));
+}
+
+// dot(a, b) over n floats: 8-lane accumulator, masked last step, fixed horizontal sum.
+inline float dot(const float* a, const float* b, int64_t n, __m256i tail) {
+    __m256 acc = _mm256_setzero_ps();
+    int64_t d = 0;
+    for (; d + 8 <= n; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), acc);
+    if (d < n) acc = _mm256_fmadd_ps(_mm256_maskload_ps(a + d, tail), _mm256_maskload_ps(b + d, tail), acc);
+    return hsum(acc);
+}
+
+// e^x for x <= 0 (softmax arguments), 8 lanes: x = n ln2 + r, e^r by a degree-6 Taylor-like
+// polynomial on |r| <= ln2/2, then scaled by 2^n. Within 2 ulp of expf; below -87 it gives 0.
+inline __m256 exp_neg(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.0f);
+    const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(x, lo);
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);  // ln2 split in two for exactness
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
+    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+    return _mm256_andnot_ps(under, y);
+}
+
+struct Geometry {
+    int64_t heads, group, head_dim, block_size, slot_stride;
+};
+
+// One (token, head): keys [first, pos] of a sequence whose block table is `table`. Every
+// reduction below runs in an order fixed by (first, pos, head_dim) alone.
+void attend_one(const float* qv, const float* k_pool, const float* v_pool, const Geometry& g, int64_t kvh,
+                const int32_t* table, int64_t first, int64_t pos, float scale, std::vector<float>& scores,
+                std::vector<const float*>& vrows, float* o) {
+    const int64_t D = g.head_dim, n = pos - first + 1;
+    const __m256i tail = lane_mask(D & 7);
+    scores.resize(n + 8);
+    vrows.resize(n);
+    // Scores, walking the block table block by block.
+    float mx = -INFINITY;
+    for (int64_t j = first; j <= pos;) {
+        const int64_t in_block = j % g.block_size;
+        const int64_t stop = std::min(pos + 1, j - in_block + g.block_size);
+        const int64_t base = int64_t(table[j / g.block_size]) * g.block_size - (j - in_block);
+        for (; j < stop; ++j) {
+            const int64_t off = (base + j) * g.slot_stride + kvh * D;
+            const float s = dot(qv, k_pool + off, D, tail) * scale;
+            scores[j - first] = s;
+            vrows[j - first] = v_pool + off;
+            mx = std::max(mx, s);
+        }
+    }
+    // Probabilities 8 keys at a time; their sum in 8 lanes (key j in lane j % 8), then hsum.
+    const __m256 vmx = _mm256_set1_ps(mx);
+    __m256 vsum = _mm256_setzero_ps();
+    for (int64_t j = 0; j < n; j += 8) {
+        const __m256i m = lane_mask(std::min<int64_t>(8, n - j));
+        const __m256 e = exp_neg(_mm256_sub_ps(_mm256_loadu_ps(scores.data() + j), vmx));
+        const __m256 pe = _mm256_and_ps(e, _mm256_castsi256_ps(m));
+        _mm256_storeu_ps(scores.data() + j, pe);
+        vsum = _mm256_add_ps(vsum, pe);
+    }
+    const __m256 inv = _mm256_set1_ps(1.0f / hsum(vsum));
+    // o[d] = sum_j p_j * v_j[d] in key order; 4 vectors (32 dims) at a time stay in registers.
+    int64_t d = 0;
+    for (; d + 32 <= D; d += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t j = 0; j < n; ++j) {
+            const __m256 p = _mm256_set1_ps(scores[j]);
+            const float* v = vrows[j] + d;
+            a0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), a0);
+            a1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), a1);
+            a2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 16), a2);
+            a3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 24), a3);
+        }
+        _mm256_storeu_ps(o + d, _mm256_mul_ps(a0, inv));
+        _mm256_storeu_ps(o + d + 8, _mm256_mul_ps(a1, inv));
+        _mm256_storeu_ps(o + d + 16, _mm256_mul_ps(a2, inv));
+        _mm256_storeu_ps(o + d + 24, _mm256_mul_ps(a3, inv));
+    }
+    // Narrow remainders (small heads): four accumulators by key phase j % 4 break the FMA chain.
+    for (; d < D; d += 8) {
+        const __m256i m = lane_mask(std::min<int64_t>(8, D - d));
+        __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+        int64_t j = 0;
+        for (; j + 4 <= n; j += 4) {
+            for (int u = 0; u < 4; ++u)
+                a[u] = _mm256_fmadd_ps(_mm256_set1_ps(scores[j + u]), _mm256_maskload_ps(vrows[j + u] + d, m), a[u]);
+        }
+        for (int u = 0; j < n; ++j, ++u)
+            a[u] = _mm256_fmadd_ps(_mm256_set1_ps(scores[j]), _mm256_maskload_ps(vrows[j] + d, m), a[u]);
+        const __m256 sum = _mm256_add_ps(_mm256_add_ps(a[0], a[1]), _mm256_add_ps(a[2], a[3]));
+        _mm256_maskstore_ps(o + d, m, _mm256_mul_ps(sum, inv));
+    }
+}
+
+}  // namespace
+
 void paged_attention(const float* q, const float* k_pool, const float* v_pool, int64_t heads, int64_t kv_heads,
                      int64_t head_dim, int64_t block_size, std::span<const int32_t> query_start,
                      std::span<const int32_t> context_lens, const std::vector<std::vector<int32_t>>& block_tables,
                      const AttentionParams& p, float* out) {
     const int64_t num_seqs = static_cast<int64_t>(context_lens.size());
     const int64_t T = query_start[num_seqs];
-    const int64_t group = heads / kv_heads;
-    const int64_t slot_stride = kv_heads * head_dim;  // floats per token slot
-    // Row -> sequence lookup so work can be split over (token, head) pairs.
+    const Geometry g{heads, heads / kv_heads, head_dim, block_size, kv_heads * head_dim};
+    // Row -> sequence lookup so work can be split over (token, head) pairs; total work for the grain.
     std::vector<int32_t> seq_of(T);
-    for (int64_t s = 0; s < num_seqs; ++s)
+    int64_t macs = 0;
+    for (int64_t s = 0; s < num_seqs; ++s) {
         for (int32_t t = query_start[s]; t < query_start[s + 1]; ++t) seq_of[t] = static_cast<int32_t>(s);
+        macs += int64_t(query_start[s + 1] - query_start[s]) * context_lens[s];
+    }
+    macs *= heads * head_dim * 2;
+    const int64_t items = T * heads;
+    const int64_t grain = std::max<int64_t>(1, items * kMinMacsPerChunk / std::max<int64_t>(1, macs));
 
-    parallel_for(T * heads, 4, [&](int64_t begin, int64_t end) {
+    parallel_for(items, grain, [&](int64_t begin, int64_t end) {
         std::vector<float> scores;
+        std::vector<const float*> vrows;
         for (int64_t item = begin; item < end; ++item) {
-            const int64_t t = item / heads, h = item % heads, kvh = h / group;
+            const int64_t t = item / heads, h = item % heads;
             const int32_t s = seq_of[t];
             const int32_t n_new = query_start[s + 1] - query_start[s];
             const int64_t pos = context_lens[s] - n_new + (t - query_start[s]);
             const int64_t first = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
-            const float* qv = q + (t * heads + h) * head_dim;
-            const std::vector<int32_t>& table = block_tables[s];
-            scores.resize(pos - first + 1);
-            float mx = -INFINITY;
-            for (int64_t j = first; j <= pos; ++j) {
-                const float* kv = k_pool + (table[j / block_size] * block_size + j % block_size) * slot_stride + kvh * head_dim;
-                float dot = 0.0f;
-                for (int64_t d = 0; d < head_dim; ++d) dot += qv[d] * kv[d];
-                dot *= p.scale;
-                scores[j - first] = dot;
-                mx = std::max(mx, dot);
-            }
-            float sum = 0.0f;
-            for (float& sc : scores) {
-                sc = std::exp(sc - mx);
-                sum += sc;
-            }
-            const float inv = 1.0f / sum;
-            float* o = out + (t * heads + h) * head_dim;
-            std::fill(o, o + head_dim, 0.0f);
-            for (int64_t j = first; j <= pos; ++j) {
-                const float* vv = v_pool + (table[j / block_size] * block_size + j % block_size) * slot_stride + kvh * head_dim;
-                const float w = scores[j - first] * inv;
-                for (int64_t d = 0; d < head_dim; ++d) o[d] += w * vv[d];
-            }
+            attend_one(q + item * head_dim, k_pool, v_pool, g, h / g.group, block_tables[s].data(), first, pos,
+                       p.scale, scores, vrows, out + item * head_dim);
         }
     });
 }
