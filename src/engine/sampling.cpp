@@ -5,32 +5,24 @@
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
+#include <cstring>
 #include <limits>
-#include <string>
 
 namespace kite {
 namespace {
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
-constexpr int kMaxLogprobs = 20;          // OpenAI's limit on top_logprobs
-constexpr float kMaxLogitBias = 100.0f;   // OpenAI's range for logit_bias values
 constexpr size_t kHeapMaxK = 1024;        // above this, nth_element beats a size-k heap
 constexpr size_t kTopPBuckets = 2048;     // bins per refinement of the top-p cut
+constexpr int32_t kLastBucket = static_cast<int32_t>(kTopPBuckets) - 1;
 constexpr size_t kTopPSortBelow = 512;    // top-p sorts a range this small instead of binning it
-
-std::string num(double v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%g", v);
-    return buf;
-}
 
 struct Cand {
     float logit;
     int32_t id;
-    float weight = 0.0f;  // exp((logit - max) / T), once the candidate is kept
+    float weight;  // exp((logit - max) / T), once the candidate is kept (no initializer: resize
+                   // of a 150k buffer then zero-fills instead of running a constructor per entry)
 };
 
 // Larger logit first, lower id on ties: every selection and sort below is deterministic, so the
@@ -72,8 +64,69 @@ void select_top_k(std::span<const float> row, size_t k, std::vector<Cand>& out) 
     }
 }
 
+// Softmax weights exp((x - max) * inv_t) of a whole row, 8 lanes at a time with GCC vector
+// extensions (AVX2 instructions where the build enables them): expf per element was half the
+// cost of a draw over 150k tokens. Writes w[i] when `w` is given (0 for -inf and NaN logits, 1
+// for x == max so an infinite inv_t or max stays finite) and returns the sum, in double.
+using F8 = float __attribute__((vector_size(32)));
+using I8 = int32_t __attribute__((vector_size(32)));
+
+// x = e^x in place (by reference: vectors passed by value change ABI without AVX), for x <= 0.
+// x = n ln2 + r with |r| <= ln2 / 2, e^r by the classic single-precision minimax polynomial
+// (about 2 ulp), 2^n added to the exponent bits. Below -86 (e^-86 = 4e-38, no weight next to
+// the max's 1) it gives 0, which also keeps 2^n a normal number.
+inline void exp_nonpositive(F8& x) {
+    const F8 zero = {};
+    const I8 under = x < (zero - 86.0f);
+    x = under ? zero - 86.0f : x;
+    const F8 round = zero + 12582912.0f;  // 1.5 * 2^23: adding it rounds to the nearest integer
+    const F8 t = x * 1.44269504f + round;
+    const F8 n = t - round;
+    const I8 ni = __builtin_bit_cast(I8, t) - __builtin_bit_cast(I8, round);
+    const F8 r = x - n * 0.693359375f + n * 2.12194440e-4f;  // ln2 split in two for exactness
+    F8 q = r * 1.9875691500e-4f + 1.3981999507e-3f;
+    q = q * r + 8.3334519073e-3f;
+    q = q * r + 4.1665795894e-2f;
+    q = q * r + 1.6666665459e-1f;
+    q = q * r + 5.0000001201e-1f;
+    q = q * (r * r) + r + 1.0f;
+    const I8 bits = __builtin_bit_cast(I8, q) + (ni << 23);
+    x = under ? zero : __builtin_bit_cast(F8, bits);
+}
+
+double softmax_weights(std::span<const float> row, float max, float inv_t, float* w) {
+    constexpr size_t kLanes = 8, kBlock = 256;  // float lanes sum a block, then into double
+    const F8 zero = {};
+    auto weights = [&](const F8& x, F8& e) {
+        e = (x - max) * inv_t;
+        exp_nonpositive(e);
+        e = x > -kInf ? (x == max ? zero + 1.0f : e) : zero;
+    };
+    const size_t n = row.size(), full = n - n % kLanes;
+    double total = 0.0;
+    F8 x, e;
+    for (size_t b = 0; b < full; b += kBlock) {
+        F8 acc = zero;
+        for (size_t i = b; i < std::min(full, b + kBlock); i += kLanes) {
+            std::memcpy(&x, row.data() + i, sizeof x);
+            weights(x, e);
+            if (w) std::memcpy(w + i, &e, sizeof e);
+            acc += e;
+        }
+        for (size_t l = 0; l < kLanes; ++l) total += acc[l];
+    }
+    if (full < n) {  // the last partial vector, padded with weightless -inf
+        x = zero - kInf;
+        std::memcpy(&x, row.data() + full, (n - full) * sizeof(float));
+        weights(x, e);
+        if (w) std::memcpy(w + full, &e, (n - full) * sizeof(float));
+        for (size_t l = 0; l < kLanes; ++l) total += e[l];
+    }
+    return total;
+}
+
 // log-softmax(x) = (x - max) - log_sum, with log_sum = log(sum(exp(x - max))). Subtracting the
-// max keeps exp() in range; summing in double keeps 150k small terms from losing precision.
+// max keeps exp() in range; summing short blocks into a double keeps 150k small terms exact enough.
 // When the max is infinite, the entries equal to it share the whole mass (the limit case).
 struct LogNorm {
     float max = -kInf;
@@ -91,10 +144,7 @@ LogNorm log_normalizer(std::span<const float> row) {
         n.log_sum = count > 0 ? std::log(static_cast<float>(count)) : 0.0f;
         return n;
     }
-    double sum = 0.0;
-    for (float x : row)
-        if (x == x) sum += std::exp(x - n.max);  // NaN entries are left out of the mass
-    n.log_sum = static_cast<float>(std::log(sum));
+    n.log_sum = static_cast<float>(std::log(softmax_weights(row, n.max, 1.0f, nullptr)));
     return n;
 }
 
@@ -152,39 +202,52 @@ void apply_presence_frequency(std::span<float> row, std::span<const int32_t> out
     }
 }
 
-// Nucleus over `kept` (weights set, `z` the mass of the distribution top-p sees): shrinks it to
-// the smallest best-first set whose weight reaches top_p * z, at least one token. Sorting a flat
-// 150k-token distribution per step would dominate the step, so the cut is found by bucketing:
-// logits are binned by distance from the best, the bin where the cumulative mass crosses the
-// target is found in one pass, and only that bin is refined (re-binned, or sorted once small).
-void apply_top_p(std::vector<Cand>& kept, double z, float top_p) {
-    const double target = static_cast<double>(top_p) * z;
-    double acc = 0.0;  // weight of kept[0, lo), all ranked before kept[lo, ..)
-    size_t lo = 0;
-    thread_local std::vector<Cand> boundary;
+// Top-p bins logits by distance from the best one: monotone in the logit (a better logit never
+// lands in a later bin), so bins respect the ranking and the cumulative mass of whole bins finds
+// the bin where top_p is crossed without sorting. Only that bin is refined.
+struct Bins {
+    float top = 0.0f, scale = 0.0f;
     std::array<double, kTopPBuckets> mass;
+    // False when the logits cannot be binned (all equal, or an infinite spread).
+    bool init(float best, float worst) {
+        const float spread = best - worst;
+        if (!(spread > 0.0f) || !std::isfinite(spread)) return false;
+        top = best;
+        scale = static_cast<float>(kTopPBuckets) / spread;
+        mass.fill(0.0);
+        return true;
+    }
+    size_t of(float x) const {  // via int32: a float -> size_t conversion costs a branch on x86
+        return static_cast<size_t>(std::min(kLastBucket, static_cast<int32_t>((top - x) * scale)));
+    }
+    // The first bin whose mass takes `acc` to `target` (adding the bins before it to acc), or
+    // kTopPBuckets when even all of them fall short.
+    size_t cut(double& acc, double target) const {
+        size_t b = 0;
+        while (b < kTopPBuckets && acc + mass[b] < target) acc += mass[b++];
+        return b;
+    }
+};
+
+// Nucleus: kept[0, lo) is already in, with weight `acc`, and ranks before kept[lo, ..); shrinks
+// the rest to the smallest best-first prefix taking the weight to `target` (at least one token
+// overall). Ranges too large to sort are re-binned first.
+void refine_top_p(std::vector<Cand>& kept, size_t lo, double acc, double target) {
+    thread_local std::vector<Cand> boundary;
+    thread_local Bins bins;
     while (kept.size() - lo > kTopPSortBelow) {
         const auto [min_it, max_it] = std::minmax_element(
             kept.begin() + static_cast<ptrdiff_t>(lo), kept.end(),
             [](const Cand& a, const Cand& b) { return a.logit < b.logit; });
-        const float top = max_it->logit, spread = top - min_it->logit;
-        if (!(spread > 0.0f) || !std::isfinite(spread)) break;  // all equal: only ids order them
-        // Monotone in the logit (better logit -> lower or equal bin), so bins respect the ranking.
-        const float scale = static_cast<float>(kTopPBuckets) / spread;
-        auto bin = [&](const Cand& c) {
-            return std::min(kTopPBuckets - 1, static_cast<size_t>((top - c.logit) * scale));
-        };
-        mass.fill(0.0);
-        for (size_t i = lo; i < kept.size(); ++i) mass[bin(kept[i])] += kept[i].weight;
-        size_t cut = 0;
-        while (cut < kTopPBuckets && acc + mass[cut] < target) acc += mass[cut++];
+        if (!bins.init(max_it->logit, min_it->logit)) break;  // all equal: only ids order them
+        for (size_t i = lo; i < kept.size(); ++i) bins.mass[bins.of(kept[i].logit)] += kept[i].weight;
+        const size_t cut = bins.cut(acc, target);
         if (cut == kTopPBuckets) return;  // never reached: min-p cut deeper than top-p (or rounding)
-        // One pass: bins before the cut stay in place, the cut's bin moves to the end to be refined,
-        // later bins are dropped.
+        // One pass: bins before the cut stay, the cut's bin moves to the end, later bins go.
         boundary.clear();
         size_t j = lo;
         for (size_t i = lo; i < kept.size(); ++i) {
-            const size_t b = bin(kept[i]);
+            const size_t b = bins.of(kept[i].logit);
             if (b < cut) kept[j++] = kept[i];
             else if (b == cut) boundary.push_back(kept[i]);
         }
@@ -209,23 +272,17 @@ void kept_candidates(std::span<const float> row, const SamplingParams& p, std::v
     const float inv_t = 1.0f / p.temperature;
     const bool use_top_k = p.top_k > 0 && static_cast<size_t>(p.top_k) < row.size();
     const bool use_top_p = p.top_p < 1.0f;
-    // x == max is special-cased so that an infinite max or a tiny temperature (inv_t = inf)
-    // still gives the best tokens weight 1 instead of NaN.
-    auto weight = [&](float x, float max) { return x == max ? 1.0f : std::exp((x - max) * inv_t); };
-
-    float max = -kInf;
-    double z = 0.0;  // top-p's normalizer: the mass of what top-k left (or of everything)
     kept.clear();
+
+    float max = -kInf, min = kInf;  // over the drawable logits
     if (use_top_k) {
         select_top_k(row, static_cast<size_t>(p.top_k), kept);
         for (const Cand& c : kept) max = std::max(max, c.logit);
-        for (Cand& c : kept) {
-            c.weight = weight(c.logit, max);
-            z += c.weight;
-        }
     } else {
-        for (float x : row)
+        for (float x : row) {
             if (x > max) max = x;
+            if (drawable(x) && x < min) min = x;
+        }
     }
     if (!drawable(max)) {
         kept.clear();
@@ -239,22 +296,78 @@ void kept_candidates(std::span<const float> row, const SamplingParams& p, std::v
     const double min_p_threshold =
         p.min_p > 0.0f ? max + static_cast<double>(p.temperature) * std::log(static_cast<double>(p.min_p))
                        : -static_cast<double>(kInf);
+    auto passes_min_p = [&](float x) { return drawable(x) && x >= min_p_threshold; };
+
     if (use_top_k) {
-        std::erase_if(kept, [&](const Cand& c) { return c.logit < min_p_threshold; });
-    } else {
-        kept.reserve(row.size());
-        for (size_t i = 0; i < row.size(); ++i) {
-            const float x = row[i];
-            if (!drawable(x)) continue;
-            const float w = weight(x, max);
-            z += w;
-            if (x >= min_p_threshold) kept.push_back({x, static_cast<int32_t>(i), w});
+        // x == max is special-cased so that an infinite max or a tiny temperature (inv_t = inf)
+        // still gives the best tokens weight 1 instead of NaN (as softmax_weights does).
+        double z = 0.0;
+        for (Cand& c : kept) {
+            c.weight = c.logit == max ? 1.0f : std::exp((c.logit - max) * inv_t);
+            z += c.weight;
         }
+        std::erase_if(kept, [&](const Cand& c) { return !passes_min_p(c.logit); });
+        if (use_top_p) refine_top_p(kept, 0, 0.0, static_cast<double>(p.top_p) * z);
+        return;
     }
-    if (use_top_p) apply_top_p(kept, z, p.top_p);
+
+    thread_local std::vector<float> w;
+    w.resize(row.size());
+    const double z = softmax_weights(row, max, inv_t, w.data());
+    thread_local Bins bins;
+    if (!use_top_p || !bins.init(max, min)) {
+        for (size_t i = 0; i < row.size(); ++i)
+            if (passes_min_p(row[i])) kept.push_back({row[i], static_cast<int32_t>(i), w[i]});
+        if (use_top_p) refine_top_p(kept, 0, 0.0, static_cast<double>(p.top_p) * z);
+        return;
+    }
+    // Top-p straight from the row: one binning pass over it, so that only the nucleus (the bins
+    // before the cut, then the cut's bin to refine) ever becomes candidates.
+    const double target = static_cast<double>(p.top_p) * z;
+    for (size_t i = 0; i < row.size(); ++i)
+        if (drawable(row[i])) bins.mass[bins.of(row[i])] += w[i];
+    double acc = 0.0;
+    const size_t cut = bins.cut(acc, target);
+    thread_local std::vector<Cand> boundary;
+    kept.resize(row.size());  // filled by index: push_back was a third of this loop's cost
+    boundary.resize(row.size());
+    size_t n_in = 0, n_boundary = 0;
+    for (size_t i = 0; i < row.size(); ++i) {
+        if (!passes_min_p(row[i])) continue;
+        const size_t b = bins.of(row[i]);
+        if (b < cut) kept[n_in++] = {row[i], static_cast<int32_t>(i), w[i]};
+        else if (b == cut) boundary[n_boundary++] = {row[i], static_cast<int32_t>(i), w[i]};
+    }
+    std::copy_n(boundary.begin(), n_boundary, kept.begin() + static_cast<ptrdiff_t>(n_in));
+    kept.resize(n_in + n_boundary);
+    refine_top_p(kept, n_in, acc, target);
+}
+
+// Untruncated (no top-k, top-p or min-p): draw straight from the weights, in id order as
+// kept_candidates would list them, without building candidates.
+int32_t draw_untruncated(std::span<const float> row, float inv_t, SamplerRng& rng) {
+    float max = -kInf;
+    for (float x : row)
+        if (x > max) max = x;
+    if (!drawable(max)) return argmax(row);
+    thread_local std::vector<float> w;
+    w.resize(row.size());
+    const double total = softmax_weights(row, max, inv_t, w.data());
+    const double u = rng.uniform() * total;
+    double acc = 0.0;
+    size_t last = 0;  // the last token with weight: where rounding in `total` may leave u
+    for (size_t i = 0; i < row.size(); ++i) {
+        if (w[i] <= 0.0f) continue;
+        acc += w[i];
+        if (acc > u) return static_cast<int32_t>(i);
+        last = i;
+    }
+    return static_cast<int32_t>(last);
 }
 
 int32_t draw(std::span<const float> row, const SamplingParams& p, SamplerRng& rng) {
+    const bool use_top_k = p.top_k > 0 && static_cast<size_t>(p.top_k) < row.size();
+    if (!use_top_k && p.top_p >= 1.0f && p.min_p <= 0.0f) return draw_untruncated(row, 1.0f / p.temperature, rng);
     thread_local std::vector<Cand> kept;
     thread_local std::vector<double> cum;
     kept_candidates(row, p, kept);
@@ -281,63 +394,6 @@ void top_logprobs(std::span<const float> raw, const LogNorm& norm, int n, TokenL
 }
 
 }  // namespace
-
-Status SamplingParams::validate(int64_t vocab_size) const {
-    if (!(temperature >= 0.0f) || std::isinf(temperature))
-        return invalid_argument("temperature = " + num(temperature) +
-                                " is invalid: expected a finite number >= 0 (0 means greedy)");
-    if (top_k < -1)
-        return invalid_argument("top_k = " + std::to_string(top_k) +
-                                " is invalid: expected -1 or 0 (off) or a positive count");
-    if (!(top_p > 0.0f && top_p <= 1.0f))
-        return invalid_argument("top_p = " + num(top_p) + " is invalid: expected 0 < top_p <= 1");
-    if (!(min_p >= 0.0f && min_p <= 1.0f))
-        return invalid_argument("min_p = " + num(min_p) + " is invalid: expected 0 <= min_p <= 1");
-    if (!(repetition_penalty > 0.0f) || std::isinf(repetition_penalty))
-        return invalid_argument("repetition_penalty = " + num(repetition_penalty) +
-                                " is invalid: expected a finite number > 0 (1 means off)");
-    if (!(presence_penalty >= -2.0f && presence_penalty <= 2.0f))
-        return invalid_argument("presence_penalty = " + num(presence_penalty) +
-                                " is invalid: expected -2 <= presence_penalty <= 2");
-    if (!(frequency_penalty >= -2.0f && frequency_penalty <= 2.0f))
-        return invalid_argument("frequency_penalty = " + num(frequency_penalty) +
-                                " is invalid: expected -2 <= frequency_penalty <= 2");
-    for (const auto& [id, bias] : logit_bias) {
-        if (id < 0 || id >= vocab_size)
-            return invalid_argument("logit_bias: token id " + std::to_string(id) +
-                                    " is outside the vocabulary [0, " + std::to_string(vocab_size) + ")");
-        if (!(bias >= -kMaxLogitBias && bias <= kMaxLogitBias))
-            return invalid_argument("logit_bias: value " + num(bias) + " for token " + std::to_string(id) +
-                                    " is invalid: expected -100 <= value <= 100");
-    }
-    if (logprobs < -1 || logprobs > kMaxLogprobs)
-        return invalid_argument("logprobs = " + std::to_string(logprobs) +
-                                " is invalid: expected -1 (off) or 0..20 top tokens");
-    return Status::ok();
-}
-
-SamplerRng::SamplerRng(std::optional<uint64_t> seed) {
-    if (seed) {
-        gen_.seed(*seed);
-        return;
-    }
-    // random_device may throw where no entropy source exists; the clock is a fine fallback for
-    // an unseeded request (nothing promises it any particular output).
-    uint64_t s;
-    try {
-        std::random_device rd;
-        s = (static_cast<uint64_t>(rd()) << 32) ^ rd();
-    } catch (...) {
-        s = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    }
-    gen_.seed(s);
-}
-
-double SamplerRng::uniform() {
-    // The top 53 bits as a multiple of 2^-53: exactly uniform on [0, 1), never 1.0, and the same
-    // on every standard library (generate_canonical is neither, everywhere).
-    return static_cast<double>(gen_() >> 11) * 0x1.0p-53;
-}
 
 void log_softmax_inplace(std::span<float> row) {
     const LogNorm norm = log_normalizer(row);

@@ -14,6 +14,8 @@
 
 namespace kite {
 
+constexpr int kMaxLogprobs = 20;  // most top logprobs a request may ask for (OpenAI's limit)
+
 struct SamplingParams {
     float temperature = 1.0f;        // 0: greedy (argmax)
     int top_k = 0;                   // 0 or -1: off
