@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -481,33 +483,43 @@ std::vector<std::string> spm_merges(const std::vector<std::string>& pieces, cons
                                     const std::vector<bool>& eligible) {
     std::unordered_map<std::string_view, int32_t> index;
     index.reserve(pieces.size() * 2);
-    for (size_t i = 0; i < pieces.size(); ++i)
-        if (eligible[i]) index[pieces[i]] = static_cast<int32_t>(i);  // later duplicates win, as in a dict
+    // Which byte lengths occur among the pieces: a split is looked up only when both halves have
+    // such a length, so a hostile multi-megabyte piece costs a few hash lookups, not one per byte.
+    std::vector<bool> has_len;
+    for (size_t i = 0; i < pieces.size(); ++i) {
+        if (!eligible[i]) continue;
+        index[pieces[i]] = static_cast<int32_t>(i);  // later duplicates win, as in a dict
+        if (pieces[i].size() >= has_len.size()) has_len.resize(pieces[i].size() + 1);
+        has_len[pieces[i].size()] = true;
+    }
+    auto occurs = [&](size_t len) { return len < has_len.size() && has_len[len]; };
+    // NaN would break the sort's ordering; such a piece ranks last.
+    auto score = [&](int32_t id) {
+        double v = scores[id];
+        return std::isnan(v) ? -std::numeric_limits<double>::infinity() : v;
+    };
     struct Merge {
         int32_t left, right, merged;
-        size_t split;
     };
     std::vector<Merge> merges;
-    std::vector<Merge> local;  // the splits of one piece
     for (size_t i = 0; i < pieces.size(); ++i) {
         if (!eligible[i]) continue;
         std::string_view p = pieces[i];
-        local.clear();
-        // Split points between UTF-8 characters only.
         for (size_t k = 1; k < p.size(); ++k) {
-            if ((static_cast<unsigned char>(p[k]) & 0xC0) == 0x80) continue;
+            if (!occurs(k) || !occurs(p.size() - k)) continue;
+            if ((static_cast<unsigned char>(p[k]) & 0xC0) == 0x80) continue;  // inside a UTF-8 character
             auto l = index.find(p.substr(0, k));
             if (l == index.end()) continue;
             auto r = index.find(p.substr(k));
             if (r == index.end()) continue;
-            local.push_back({l->second, r->second, static_cast<int32_t>(i), k});
+            merges.push_back({l->second, r->second, static_cast<int32_t>(i)});
         }
-        merges.insert(merges.end(), local.begin(), local.end());
     }
     // Highest score first; equal scores by the ids of the left, then the right piece. This is the
     // order of HF's Llama-2 tokenizer.json, whose lowest-scored whitespace merges all tie.
     std::sort(merges.begin(), merges.end(), [&](const Merge& a, const Merge& b) {
-        if (scores[a.merged] != scores[b.merged]) return scores[a.merged] > scores[b.merged];
+        const double sa = score(a.merged), sb = score(b.merged);
+        if (sa != sb) return sa > sb;
         return a.left != b.left ? a.left < b.left : a.right < b.right;
     });
     std::vector<std::string> out;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
@@ -131,6 +132,16 @@ TEST(GgufTokenizerConvert, SpmMergesHandWorked) {
     EXPECT_EQ(gguf_tok::spm_merges(pieces, scores, eligible), want);
 }
 
+// Hostile scores and pieces: NaN ranks last instead of breaking the sort; a 4 MB piece is split
+// only where both halves could be pieces (here: none), so this stays instant.
+TEST(GgufTokenizerConvert, SpmMergesSurviveHostileInput) {
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    std::vector<std::string> pieces = {"a", "b", "ab", "ba", std::string(4 << 20, 'x')};
+    std::vector<double> scores = {0, 0, nan, -1, nan};
+    std::vector<bool> eligible(pieces.size(), true);
+    EXPECT_EQ(gguf_tok::spm_merges(pieces, scores, eligible), (std::vector<std::string>{"b a", "a b"}));
+}
+
 TEST(GgufTokenizerConvert, EveryKnownPreNameBuilds) {
     std::set<std::string_view> seen;
     for (std::string_view name : gguf_tok::known_bpe_pre_names()) {
@@ -195,6 +206,40 @@ TEST(GgufTokenizerConvert, RobertaStyleAddsSeparator) {
     auto plain = (*tok)->encode("hello", false);
     ASSERT_TRUE(plain.ok());
     EXPECT_EQ(*plain, (std::vector<int32_t>{7}));
+}
+
+// Vocabularies a converter would never write must still give a tokenizer or one clear error, and
+// never a crash: a merge naming an unknown token, a token twice, a token type out of range.
+TEST(GgufTokenizerConvert, OddVocabulariesDoNotCrash) {
+    {
+        GgufWriter w;
+        tiny_bpe(w);
+        w.strs("tokenizer.ggml.merges", {"h e", "q z"});
+        auto g = w.parse();
+        ASSERT_TRUE(g.ok());
+        auto tok = tokenizer_from_gguf(*g);
+        if (!tok.ok()) {
+            EXPECT_NE(tok.status().message().find("GGUF"), std::string::npos) << tok.status().to_string();
+            EXPECT_EQ(tok.status().message().find('\n'), std::string::npos);
+        }
+    }
+    {
+        GgufWriter w;
+        tiny_bpe(w);
+        w.strs("tokenizer.ggml.tokens", {"h", "e", "l", "o", "he", "ll", "llo", "hello", "hello"});
+        w.i32s("tokenizer.ggml.token_type", {1, 1, 1, 1, 1, 1, 1, 99, -5});
+        auto g = w.parse();
+        ASSERT_TRUE(g.ok());
+        auto tok = tokenizer_from_gguf(*g);
+        if (tok.ok()) {
+            auto ids = (*tok)->encode("hello hello", true);
+            ASSERT_TRUE(ids.ok());
+            for (int32_t id = 0; id < 9; ++id) {
+                std::vector<int32_t> one = {id};
+                (void)(*tok)->decode(one, false);
+            }
+        }
+    }
 }
 
 // Each bad input: one status naming the key and what was expected.
