@@ -74,8 +74,9 @@ public:
             refuse_next = false;
             return invalid_argument("prompt: refused by the engine");
         }
-        order.push_back(request.id);
-        live[request.id] = {std::move(request), std::move(cb)};
+        const std::string id = request.id;  // the assignment below moves `request` first
+        order.push_back(id);
+        live[id] = {std::move(request), std::move(cb)};
         return Status::ok();
     }
     void abort_request(const std::string& id) override {
