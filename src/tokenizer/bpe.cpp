@@ -34,6 +34,11 @@ struct Candidate {
     }
 };
 
+struct CacheHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const noexcept { return hash_bytes(s); }
+};
+
 constexpr size_t kCacheCapacity = 1 << 16;
 constexpr size_t kCacheMaxWordBytes = 256;
 
@@ -42,8 +47,7 @@ public:
     Status tokenize(std::string_view word, std::vector<int32_t>& out) const override {
         if (word.empty()) return Status::ok();
         if (ignore_merges_) {
-            auto it = vocab_.find(word);
-            if (it != vocab_.end()) { out.push_back(it->second); return Status::ok(); }
+            if (auto id = vocab_.find(word)) { out.push_back(*id); return Status::ok(); }
         }
         const bool cacheable = word.size() <= kCacheMaxWordBytes;
         if (cacheable) {
@@ -64,25 +68,17 @@ public:
         return Status::ok();
     }
 
-    std::optional<int32_t> token_to_id(std::string_view t) const override {
-        auto it = vocab_.find(t);
-        if (it == vocab_.end()) return std::nullopt;
-        return it->second;
-    }
+    std::optional<int32_t> token_to_id(std::string_view t) const override { return vocab_.find(t); }
     const std::string* id_to_token(int32_t id) const override {
-        if (id < 0 || static_cast<size_t>(id) >= vocab_r_.size() || !has_id_[id]) return nullptr;
-        return &vocab_r_[id];
+        if (id < 0 || static_cast<size_t>(id) >= vocab_r_.size() || !vocab_r_[id]) return nullptr;
+        return vocab_r_[id];
     }
     int64_t vocab_size() const override { return static_cast<int64_t>(vocab_.size()); }
 
     Status load(const json& j);
 
 private:
-    std::optional<int32_t> find(std::string_view s) const {
-        auto it = vocab_.find(s);
-        if (it == vocab_.end()) return std::nullopt;
-        return it->second;
-    }
+    std::optional<int32_t> find(std::string_view s) const { return vocab_.find(s); }
 
     Status merge_word(std::string_view w, std::vector<int32_t>& out) const {
         std::vector<Symbol> syms;
@@ -139,8 +135,8 @@ private:
             Symbol& left = syms[top.pos];
             if (!left.alive || left.next < 0) continue;
             const Symbol& right = syms[left.next];
-            auto it = merges_.find(key(left.id, right.id));
-            if (it == merges_.end() || it->second.new_id != top.new_id) continue;  // stale entry
+            const MergeInfo* m = merges_.find(key(left.id, right.id));
+            if (!m || m->new_id != top.new_id) continue;  // stale entry
             const int32_t right_pos = left.next;
             left.id = top.new_id;
             left.next = right.next;
@@ -156,8 +152,7 @@ private:
     void push_pair(std::priority_queue<Candidate>& heap, const std::vector<Symbol>& syms, int32_t pos) const {
         const Symbol& a = syms[pos];
         if (a.next < 0) return;
-        auto it = merges_.find(key(a.id, syms[a.next].id));
-        if (it != merges_.end()) heap.push(Candidate{it->second.rank, pos, it->second.new_id});
+        if (const MergeInfo* m = merges_.find(key(a.id, syms[a.next].id))) heap.push(Candidate{m->rank, pos, m->new_id});
     }
 
     static uint64_t key(int32_t a, int32_t b) {
@@ -171,15 +166,14 @@ private:
         return s;
     }
 
-    VocabMap vocab_;
-    std::vector<std::string> vocab_r_;
-    std::vector<bool> has_id_;
-    std::unordered_map<uint64_t, MergeInfo> merges_;
+    TokenTable vocab_;
+    std::vector<const std::string*> vocab_r_;  // id -> key in vocab_ (keys never move)
+    PairTable<MergeInfo> merges_;
     std::optional<int32_t> unk_id_;
     std::string prefix_, suffix_;
     bool byte_fallback_ = false, fuse_unk_ = false, ignore_merges_ = false;
     mutable std::shared_mutex cache_mu_;
-    mutable std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> cache_;
+    mutable std::unordered_map<std::string, std::vector<int32_t>, CacheHash, std::equal_to<>> cache_;
 };
 
 Status BpeModel::load(const json& j) {
@@ -192,13 +186,12 @@ Status BpeModel::load(const json& j) {
         if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() > INT32_MAX)
             return invalid_argument(where + ": vocab entry '" + it.key() + "' must have a non-negative integer id");
         const int32_t id = it.value().get<int32_t>();
-        vocab_[it.key()] = id;
+        vocab_.set(it.key(), id);
         max_id = std::max<int64_t>(max_id, id);
     }
-    if (max_id >= (1 << 26)) return invalid_argument(where + ": vocab id " + std::to_string(max_id) + " is too large");
-    vocab_r_.assign(static_cast<size_t>(max_id + 1), std::string());
-    has_id_.assign(static_cast<size_t>(max_id + 1), false);
-    for (const auto& [tok, id] : vocab_) { vocab_r_[id] = tok; has_id_[id] = true; }
+    if (max_id >= kMaxVocabId) return invalid_argument(where + ": vocab id " + std::to_string(max_id) + " is too large");
+    vocab_r_.assign(static_cast<size_t>(max_id + 1), nullptr);
+    vocab_.for_each([&](const std::string& tok, int32_t id) { vocab_r_[id] = &tok; });
 
     auto str_or_null = [&](const char* k) { return get_string_or(j, k, ""); };
     prefix_ = str_or_null("continuing_subword_prefix");
@@ -217,29 +210,31 @@ Status BpeModel::load(const json& j) {
     if (!mit->is_array()) return invalid_argument(where + ": field 'merges' must be an array");
     merges_.reserve(mit->size());
     int32_t rank = 0;
-    std::string a, b;
+    std::string_view a, b;
+    std::string merged;
     for (const json& m : *mit) {
         if (m.is_string()) {
             const std::string& s = m.get_ref<const std::string&>();
             const size_t sp = s.find(' ');
             if (sp == std::string::npos)
                 return invalid_argument(where + ": merge '" + s + "' is not two tokens separated by a space");
-            a = s.substr(0, sp);
-            b = s.substr(sp + 1);
+            a = std::string_view(s).substr(0, sp);
+            b = std::string_view(s).substr(sp + 1);
         } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-            a = m[0].get<std::string>();
-            b = m[1].get<std::string>();
+            a = m[0].get_ref<const std::string&>();
+            b = m[1].get_ref<const std::string&>();
         } else {
             return invalid_argument(where + ": merge #" + std::to_string(rank) + " must be \"a b\" or [\"a\", \"b\"]");
         }
         auto ia = find(a), ib = find(b);
         if (!ia || !ib)
-            return invalid_argument(where + ": merge #" + std::to_string(rank) + " uses token '" + (ia ? b : a) +
-                                    "' that is not in the vocabulary");
-        const std::string merged = a + (b.size() >= prefix_.size() ? b.substr(prefix_.size()) : std::string());
+            return invalid_argument(where + ": merge #" + std::to_string(rank) + " uses token '" +
+                                    std::string(ia ? b : a) + "' that is not in the vocabulary");
+        merged.assign(a);
+        if (b.size() >= prefix_.size()) merged.append(b.substr(prefix_.size()));
         auto in = find(merged);
         if (!in) return invalid_argument(where + ": merge result '" + merged + "' is not in the vocabulary");
-        merges_[key(*ia, *ib)] = MergeInfo{rank, *in};
+        merges_.set(key(*ia, *ib), MergeInfo{rank, *in});
         ++rank;
     }
     return Status::ok();

@@ -20,31 +20,25 @@ public:
         int64_t max_id = -1;
         for (auto it = vit->begin(); it != vit->end(); ++it) {
             if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
-                it.value().get<int64_t>() >= (1 << 26))
+                it.value().get<int64_t>() >= kMaxVocabId)
                 return invalid_argument(where + ": vocab entry '" + it.key() + "' must have a non-negative integer id");
-            vocab_[it.key()] = it.value().get<int32_t>();
+            vocab_.set(it.key(), it.value().get<int32_t>());
             max_id = std::max<int64_t>(max_id, it.value().get<int64_t>());
         }
-        vocab_r_.assign(static_cast<size_t>(max_id + 1), std::string());
-        has_id_.assign(static_cast<size_t>(max_id + 1), false);
-        for (const auto& [t, id] : vocab_) { vocab_r_[id] = t; has_id_[id] = true; }
+        vocab_r_.assign(static_cast<size_t>(max_id + 1), nullptr);
+        vocab_.for_each([&](const std::string& t, int32_t id) { vocab_r_[id] = &t; });
         return Status::ok();
     }
-    std::optional<int32_t> token_to_id(std::string_view t) const override {
-        auto it = vocab_.find(t);
-        if (it == vocab_.end()) return std::nullopt;
-        return it->second;
-    }
+    std::optional<int32_t> token_to_id(std::string_view t) const override { return vocab_.find(t); }
     const std::string* id_to_token(int32_t id) const override {
-        if (id < 0 || static_cast<size_t>(id) >= vocab_r_.size() || !has_id_[id]) return nullptr;
-        return &vocab_r_[id];
+        if (id < 0 || static_cast<size_t>(id) >= vocab_r_.size() || !vocab_r_[id]) return nullptr;
+        return vocab_r_[id];
     }
     int64_t vocab_size() const override { return static_cast<int64_t>(vocab_.size()); }
 
 protected:
-    VocabMap vocab_;
-    std::vector<std::string> vocab_r_;
-    std::vector<bool> has_id_;
+    TokenTable vocab_;
+    std::vector<const std::string*> vocab_r_;  // id -> key in vocab_ (keys never move)
 };
 
 class WordPieceModel final : public MapModel {
@@ -53,9 +47,9 @@ public:
         KITE_RETURN_IF_ERROR(load_vocab(j, "model WordPiece"));
         prefix_ = get_string_or(j, "continuing_subword_prefix", "##");
         const std::string unk = get_string_or(j, "unk_token", "[UNK]");
-        auto it = vocab_.find(unk);
-        if (it == vocab_.end()) return invalid_argument("model WordPiece: unk_token '" + unk + "' is not in the vocabulary");
-        unk_id_ = it->second;
+        auto id = vocab_.find(unk);
+        if (!id) return invalid_argument("model WordPiece: unk_token '" + unk + "' is not in the vocabulary");
+        unk_id_ = *id;
         auto mit = j.find("max_input_chars_per_word");
         if (mit != j.end() && mit->is_number_unsigned()) max_chars_ = mit->get<size_t>();
         return Status::ok();
@@ -73,8 +67,7 @@ public:
             while (start < end) {
                 std::string_view sub = w.substr(start, end - start);
                 if (start > 0) { buf = prefix_; buf.append(sub); sub = buf; }
-                auto it = vocab_.find(sub);
-                if (it != vocab_.end()) { out.push_back(it->second); found = true; break; }
+                if (auto id = vocab_.find(sub)) { out.push_back(*id); found = true; break; }
                 do { --end; } while (end > start && (static_cast<unsigned char>(w[end]) & 0xC0) == 0x80);
             }
             if (!found) { out.resize(mark); out.push_back(unk_id_); return Status::ok(); }
@@ -93,13 +86,11 @@ public:
     Status load(const json& j) {
         KITE_RETURN_IF_ERROR(load_vocab(j, "model WordLevel"));
         const std::string unk = get_string_or(j, "unk_token", "<unk>");
-        auto it = vocab_.find(unk);
-        if (it != vocab_.end()) unk_id_ = it->second;
+        unk_id_ = vocab_.find(unk);
         return Status::ok();
     }
     Status tokenize(std::string_view w, std::vector<int32_t>& out) const override {
-        auto it = vocab_.find(w);
-        if (it != vocab_.end()) { out.push_back(it->second); return Status::ok(); }
+        if (auto id = vocab_.find(w)) { out.push_back(*id); return Status::ok(); }
         if (!unk_id_) return invalid_argument("model WordLevel: word is not in the vocabulary and there is no unk_token");
         out.push_back(*unk_id_);
         return Status::ok();

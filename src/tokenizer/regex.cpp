@@ -45,6 +45,8 @@ struct ThreadMatchState {
         mc = pcre2_match_context_create(nullptr);
         js = pcre2_jit_stack_create(64 * 1024, 8 * 1024 * 1024, nullptr);
         if (mc && js) pcre2_jit_stack_assign(mc, nullptr, js);
+        // A hostile pattern in a tokenizer file must not hang encode(): bound the backtracking.
+        if (mc) pcre2_set_match_limit(mc, 50'000'000);
     }
     ~ThreadMatchState() {
         pcre2_match_data_free(md);
@@ -99,7 +101,7 @@ void Regex::find_all(std::string_view s, std::vector<std::pair<size_t, size_t>>&
         int rc = jit_ ? pcre2_jit_match(code, subject, s.size(), pos, 0, st.md, st.mc)
                       : pcre2_match(code, subject, s.size(), pos, PCRE2_NO_UTF_CHECK, st.md, st.mc);
         if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {
-            rc = pcre2_match(code, subject, s.size(), pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, st.md, nullptr);
+            rc = pcre2_match(code, subject, s.size(), pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, st.md, st.mc);
         }
         if (rc < 0) break;
         const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(st.md);

@@ -75,8 +75,7 @@ Result<std::string> TokenizerImpl::decode(std::span<const int32_t> ids, bool ski
 }
 
 std::optional<int32_t> TokenizerImpl::token_to_id(std::string_view token) const {
-    auto it = added_by_content_.find(token);
-    if (it != added_by_content_.end()) return it->second;
+    if (auto id = added_by_content_.find(token)) return id;
     return model_->token_to_id(token);
 }
 

@@ -44,7 +44,7 @@ private:
 
     std::vector<AddedToken> added_;
     AddedMatcher raw_matcher_, normalized_matcher_;
-    VocabMap added_by_content_;
+    TokenTable added_by_content_;
     std::unordered_map<int32_t, std::string> added_by_id_;
     std::vector<bool> special_;  // by id: its text is a special added token's
     int64_t vocab_size_ = 0;

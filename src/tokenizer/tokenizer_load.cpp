@@ -43,15 +43,15 @@ Status TokenizerImpl::load(const json& j) {
             // As HF: a token the vocabulary already has keeps the vocabulary's id.
             if (auto mid = model_->token_to_id(a.content)) {
                 a.id = *mid;
-            } else if (auto prev = added_by_content_.find(a.content); prev != added_by_content_.end()) {
-                a.id = prev->second;
+            } else if (auto prev = added_by_content_.find(a.content)) {
+                a.id = *prev;
             } else {
                 auto id = t.find("id");
-                if (id == t.end() || !id->is_number_integer() || id->get<int64_t>() < 0 || id->get<int64_t>() >= (1 << 26))
+                if (id == t.end() || !id->is_number_integer() || id->get<int64_t>() < 0 || id->get<int64_t>() >= kMaxVocabId)
                     return invalid_argument(where + ": field 'id' must be a non-negative integer");
                 a.id = id->get<int32_t>();
             }
-            added_by_content_[a.content] = a.id;
+            added_by_content_.set(a.content, a.id);
             if (!model_->id_to_token(a.id) || *model_->id_to_token(a.id) != a.content) added_by_id_[a.id] = a.content;
             vocab_size_ = std::max<int64_t>(vocab_size_, int64_t{a.id} + 1);
             added_.push_back(std::move(a));

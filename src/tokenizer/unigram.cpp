@@ -34,9 +34,9 @@ public:
             bool single = false;
             int32_t node = 0;
             for (size_t k = pos; k < n; ++k) {
-                auto it = edges_.find(edge_key(node, static_cast<unsigned char>(s[k])));
-                if (it == edges_.end()) break;
-                node = it->second;
+                const int32_t* next = edges_.find(edge_key(node, static_cast<unsigned char>(s[k])));
+                if (!next) break;
+                node = *next;
                 const int32_t id = terminal_[node];
                 if (id < 0) continue;
                 const size_t end = k + 1;
@@ -66,8 +66,7 @@ public:
         }
         for (size_t k = pieces.size(); k-- > 0;) {
             const std::string_view piece = s.substr(pieces[k].first, pieces[k].second - pieces[k].first);
-            auto it = vocab_.find(piece);
-            if (it != vocab_.end()) { out.push_back(it->second); continue; }
+            if (auto id = vocab_.find(piece)) { out.push_back(*id); continue; }
             if (byte_fallback_) {
                 std::vector<int32_t> bytes;
                 for (char c : piece) {
@@ -77,8 +76,8 @@ public:
                     t[3] = hex[b >> 4];
                     t[4] = hex[b & 15];
                     auto bt = vocab_.find(t);
-                    if (bt == vocab_.end()) { bytes.clear(); break; }
-                    bytes.push_back(bt->second);
+                    if (!bt) { bytes.clear(); break; }
+                    bytes.push_back(*bt);
                 }
                 if (!bytes.empty()) { out.insert(out.end(), bytes.begin(), bytes.end()); continue; }
             }
@@ -88,11 +87,7 @@ public:
         return Status::ok();
     }
 
-    std::optional<int32_t> token_to_id(std::string_view t) const override {
-        auto it = vocab_.find(t);
-        if (it == vocab_.end()) return std::nullopt;
-        return it->second;
-    }
+    std::optional<int32_t> token_to_id(std::string_view t) const override { return vocab_.find(t); }
     const std::string* id_to_token(int32_t id) const override {
         if (id < 0 || static_cast<size_t>(id) >= pieces_.size()) return nullptr;
         return &pieces_[id];
@@ -104,8 +99,8 @@ private:
 
     std::vector<std::string> pieces_;
     std::vector<double> scores_;
-    VocabMap vocab_;
-    std::unordered_map<uint64_t, int32_t> edges_;
+    TokenTable vocab_;
+    PairTable<int32_t> edges_;  // (node, byte) -> child node
     std::vector<int32_t> terminal_;  // per trie node: piece id ending here, or -1
     std::optional<int32_t> unk_id_;
     double min_score_ = 0;
@@ -126,13 +121,17 @@ Status UnigramModel::load(const json& j) {
         pieces_.push_back(e[0].get<std::string>());
         scores_.push_back(e[1].get<double>());
         min_score_ = std::min(min_score_, scores_.back());
-        vocab_[pieces_.back()] = id;  // a duplicate piece keeps its last id, as HF does
+        vocab_.set(pieces_.back(), id);  // a duplicate piece keeps its last id, as HF does
         int32_t node = 0;
         for (char c : pieces_.back()) {
-            auto [it, inserted] = edges_.emplace(edge_key(node, static_cast<unsigned char>(c)),
-                                                 static_cast<int32_t>(terminal_.size()));
-            if (inserted) terminal_.push_back(-1);
-            node = it->second;
+            const uint64_t k = edge_key(node, static_cast<unsigned char>(c));
+            if (const int32_t* next = edges_.find(k)) {
+                node = *next;
+            } else {
+                node = static_cast<int32_t>(terminal_.size());
+                edges_.set(k, node);
+                terminal_.push_back(-1);
+            }
         }
         if (node != 0) terminal_[node] = id;
     }

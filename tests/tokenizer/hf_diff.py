@@ -111,6 +111,49 @@ def variants():
     v["decoder"] = {"type": "Sequence", "decoders": [{"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first"},
                                                      {"type": "Strip", "content": " ", "start": 0, "stop": 2}]}
     out.append(("t5-first-strip", v))
+    out.extend(trained_variants())
+    return out
+
+
+def trained_variants():
+    """Small models trained here with HF's trainers: options no shared family uses."""
+    from tokenizers import models, trainers, pre_tokenizers, decoders, normalizers
+    with open(os.path.join(TOK, "gpt2", "vectors.shared.json"), encoding="utf-8") as f:
+        corpus = [c["text"] for c in json.load(f)["cases"]] * 3
+    out = []
+    specs = [
+        ("bpe-prefix-suffix", models.BPE(unk_token="[UNK]", continuing_subword_prefix="##", end_of_word_suffix="</w>"),
+         trainers.BpeTrainer(vocab_size=600, show_progress=False, special_tokens=["[UNK]", "<special>"], continuing_subword_prefix="##",
+                             end_of_word_suffix="</w>"), decoders.BPEDecoder(suffix="</w>")),
+        ("bpe-unk-nofuse", models.BPE(unk_token="[UNK]", fuse_unk=False),
+         trainers.BpeTrainer(vocab_size=300, show_progress=False, special_tokens=["[UNK]"], limit_alphabet=40), None),
+        ("bpe-unk-fuse", models.BPE(unk_token="[UNK]", fuse_unk=True),
+         trainers.BpeTrainer(vocab_size=300, show_progress=False, special_tokens=["[UNK]"], limit_alphabet=40), None),
+        ("wordpiece-trained", models.WordPiece(unk_token="[UNK]", max_input_chars_per_word=12),
+         trainers.WordPieceTrainer(vocab_size=500, show_progress=False, special_tokens=["[UNK]"]), decoders.WordPiece()),
+        ("wordlevel-trained", models.WordLevel(unk_token="[UNK]"),
+         trainers.WordLevelTrainer(vocab_size=400, show_progress=False, special_tokens=["[UNK]"]), None),
+        ("unigram-trained", models.Unigram(),
+         trainers.UnigramTrainer(vocab_size=3000, special_tokens=["<unk>"], unk_token="<unk>", show_progress=False), decoders.Metaspace()),
+    ]
+    for name, model, trainer, dec in specs:
+        t = Tokenizer(model)
+        t.normalizer = normalizers.NFKC()
+        if name.startswith("unigram"):
+            t.pre_tokenizer = pre_tokenizers.Metaspace()
+        else:
+            t.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Punctuation()])
+        if dec is not None:
+            t.decoder = dec
+        t.train_from_iterator(corpus, trainer)
+        tj = json.loads(t.to_str())
+        out.append((name, tj))
+        if name == "bpe-unk-fuse":
+            v = copy.deepcopy(tj)
+            v["model"]["ignore_merges"] = True
+            v["model"]["dropout"] = 0.5  # ignored by both at inference? HF applies it: keep only to test loading
+            v["model"]["dropout"] = None
+            out.append(("bpe-ignore-merges", v))
     return out
 
 
