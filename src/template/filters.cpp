@@ -86,21 +86,6 @@ Value select_common(Evaluator& ev, const Value& seq, const CallArgs& a, bool wit
     return Value::iterator(std::move(out));
 }
 
-std::string html_escape(const std::string& s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&#34;"; break;
-            case '\'': out += "&#39;"; break;
-            default: out += c;
-        }
-    }
-    return out;
-}
-
 Value round_value(const Value& v, int64_t precision, const std::string& method) {
     if (!v.is_number()) fail("round filter needs a number, got " + v.type_name());
     double x = v.as_double();
@@ -208,7 +193,7 @@ const std::map<std::string, FilterFn>& filter_table() {
         {"trim", [](Evaluator&, const Value& v, const CallArgs& a) {
              const Value* c = arg(a, 0, "chars");
              const std::string* chars = (c && c->is_string()) ? &c->as_string() : nullptr;
-             return Value(py_strip(v.str(), chars, 0));
+             return Value::string_like(v, py_strip(v.str(), chars, 0));
          }},
         {"length", [](Evaluator& ev, const Value& v, const CallArgs&) {
              if (v.is_string()) return Value(static_cast<int64_t>(utf8_length(v.as_string())));
@@ -216,7 +201,7 @@ const std::map<std::string, FilterFn>& filter_table() {
              if (!v.is_undefined() && !v.is_list() && !v.is_dict()) fail("object of type '" + v.type_name() + "' has no len()");
              return Value(static_cast<int64_t>(ev.iterate(v).size()));
          }},
-        {"string", [](Evaluator&, const Value& v, const CallArgs&) { return Value(v.str()); }},
+        {"string", [](Evaluator&, const Value& v, const CallArgs&) { return Value::string_like(v, v.str()); }},
         {"int", [](Evaluator&, const Value& v, const CallArgs& a) { return to_int(v, a); }},
         {"float", [](Evaluator&, const Value& v, const CallArgs& a) { return to_float(v, a); }},
         {"list", [](Evaluator& ev, const Value& v, const CallArgs&) { return Value::list(ev.iterate(v)); }},
@@ -233,9 +218,9 @@ const std::map<std::string, FilterFn>& filter_table() {
              }
              return Value(std::move(out));
          }},
-        {"upper", [](Evaluator&, const Value& v, const CallArgs&) { return Value(py_upper(v.str())); }},
-        {"lower", [](Evaluator&, const Value& v, const CallArgs&) { return Value(py_lower(v.str())); }},
-        {"capitalize", [](Evaluator&, const Value& v, const CallArgs&) { return Value(py_capitalize(v.str())); }},
+        {"upper", [](Evaluator&, const Value& v, const CallArgs&) { return Value::string_like(v, py_upper(v.str())); }},
+        {"lower", [](Evaluator&, const Value& v, const CallArgs&) { return Value::string_like(v, py_lower(v.str())); }},
+        {"capitalize", [](Evaluator&, const Value& v, const CallArgs&) { return Value::string_like(v, py_capitalize(v.str())); }},
         {"title", [](Evaluator&, const Value& v, const CallArgs&) {
              // Jinja splits words at runs of whitespace and -({[<, then capitalizes each piece.
              std::u32string u = utf8_decode(v.str());
@@ -259,7 +244,7 @@ const std::map<std::string, FilterFn>& filter_table() {
              CallArgs m;
              for (size_t i = 0; i < a.positional.size(); ++i) m.positional.push_back(i < 2 ? Value(a.positional[i].str()) : a.positional[i]);
              if (const Value* c = a.kw("count")) m.positional.push_back(*c);
-             return ev.call(ev.get_attr(Value(v.str()), "replace"), m);
+             return ev.call(ev.get_attr(Value(v.str()), "replace"), m);  // plain str, as without autoescape
          }},
         {"default", [](Evaluator&, const Value& v, const CallArgs& a) {
              Value def = arg(a, 0, "default_value") ? *arg(a, 0, "default_value") : Value(std::string());
@@ -347,8 +332,8 @@ const std::map<std::string, FilterFn>& filter_table() {
              ev.check_size(out.size());
              return Value(std::move(out));
          }},
-        {"safe", [](Evaluator&, const Value& v, const CallArgs&) { return v.is_string() ? v : Value(v.str()); }},
-        {"escape", [](Evaluator&, const Value& v, const CallArgs&) { return Value(html_escape(v.str())); }},
+        {"safe", [](Evaluator&, const Value& v, const CallArgs&) { return Value::markup(v.str()); }},
+        {"escape", [](Evaluator&, const Value& v, const CallArgs&) { return markup_escape(v); }},
         {"wordcount", [](Evaluator&, const Value& v, const CallArgs&) {
              int64_t n = 0;
              bool in_word = false;
@@ -412,16 +397,18 @@ const std::map<std::string, FilterFn>& filter_table() {
         {"center", [](Evaluator& ev, const Value& v, const CallArgs& a) {
              CallArgs m;
              m.positional.push_back(Value(int_or(a, 0, "width", 80)));
-             return ev.call(ev.get_attr(Value(v.str()), "center"), m);
+             return ev.call(ev.get_attr(Value::string_like(v, v.str()), "center"), m);
          }},
-        {"format", [](Evaluator&, const Value& v, const CallArgs& a) {
+        {"format", [](Evaluator& ev, const Value& v, const CallArgs& a) {
              if (!a.keyword.empty() && !a.positional.empty()) fail("format filter: can't mix positional and keyword arguments");
+             const Value fmt = Value::string_like(v, v.str());
+             Value args = Value::list(a.positional, true);
              if (!a.keyword.empty()) {
                  std::vector<std::pair<Value, Value>> kw;
                  for (const auto& [k, x] : a.keyword) kw.emplace_back(Value(k), x);
-                 return Value(python_percent_format(v.str(), Value::dict(std::move(kw))));
+                 args = Value::dict(std::move(kw));
              }
-             return Value(python_percent_format(v.str(), Value::list(a.positional, true)));
+             return python_binary(ev, "%", fmt, args);
          }},
         {"truncate", [](Evaluator&, const Value& v, const CallArgs& a) {
              std::u32string s = utf8_decode(v.str());

@@ -446,12 +446,32 @@ public:
     std::string repr() const override { return "<built-in method " + name_ + " of " + self_.type_name() + " object>"; }
     bool callable() const override { return true; }
     Value call(Evaluator& ev, const CallArgs& args) const override {
+        if (self_.is_markup()) return markup_method(ev, args);
         if (self_.is_string()) return str_method(ev, self_.as_string(), name_, args);
         if (self_.is_dict()) return dict_method(self_, name_, args);
         return list_method(self_, name_, args);
     }
 
 private:
+    // Markup's methods escape their string arguments and return Markup (lists of Markup for split).
+    Value markup_method(Evaluator& ev, const CallArgs& args) const {
+        CallArgs escaped;
+        for (const Value& v : args.positional) escaped.positional.push_back(v.is_string() ? markup_escape(v) : v);
+        for (const auto& [k, v] : args.keyword) escaped.keyword.emplace_back(k, v.is_string() ? markup_escape(v) : v);
+        if (name_ == "join") {
+            std::vector<Value> items;
+            if (!escaped.positional.empty())
+                for (const Value& v : ev.iterate(escaped.positional[0])) items.push_back(v.is_string() ? markup_escape(v) : v);
+            escaped.positional = {Value::list(std::move(items))};
+        }
+        Value r = str_method(ev, self_.as_string(), name_, escaped);
+        if (r.is_string()) return Value::markup(r.as_string());
+        if (!r.is_list()) return r;
+        std::vector<Value> items;
+        for (const Value& v : r.as_list().items) items.push_back(v.is_string() ? Value::markup(v.as_string()) : v);
+        return Value::list(std::move(items), r.as_list().tuple);
+    }
+
     Value self_;
     std::string name_;
 };

@@ -23,7 +23,7 @@ Value repeat(Evaluator& ev, const Value& seq, int64_t n) {
         ev.check_size(seq.as_string().size() * static_cast<size_t>(n));
         std::string out;
         for (int64_t i = 0; i < n; ++i) out += seq.as_string();
-        return Value(std::move(out));
+        return Value::string_like(seq, std::move(out));
     }
     ev.check_size(seq.as_list().items.size() * static_cast<size_t>(n));
     std::vector<Value> out;
@@ -77,6 +77,8 @@ Value python_binary(Evaluator& ev, const std::string& op, const Value& a, const 
         if (nums) return Value(a.as_double() + b.as_double());
         if (a.is_string() && b.is_string()) {
             ev.check_size(a.as_string().size() + b.as_string().size());
+            if (a.is_markup() || b.is_markup())
+                return Value::markup(markup_escape(a).as_string() + markup_escape(b).as_string());
             return Value(a.as_string() + b.as_string());
         }
         if (a.is_list() && b.is_list() && a.as_list().tuple == b.as_list().tuple) {
@@ -138,7 +140,24 @@ Value python_binary(Evaluator& ev, const std::string& op, const Value& a, const 
         if (r != 0 && ((r < 0) != (y < 0))) r += y;
         return Value(r);
     }
-    if (op == "%") return Value(python_percent_format(a.as_string(), b));
+    if (op == "%") {
+        if (!a.is_markup()) return Value(python_percent_format(a.as_string(), b));
+        // Markup % args escapes the string arguments.
+        auto esc = [](const Value& v) { return v.is_string() || v.is_list() || v.is_dict() ? markup_escape(v) : v; };
+        Value args = b;
+        if (b.is_list() && b.as_list().tuple) {
+            std::vector<Value> items;
+            for (const Value& x : b.as_list().items) items.push_back(esc(x));
+            args = Value::list(std::move(items), true);
+        } else if (b.is_dict()) {
+            std::vector<std::pair<Value, Value>> items;
+            for (const auto& [k, x] : b.as_dict().items) items.emplace_back(k, esc(x));
+            args = Value::dict(std::move(items));
+        } else {
+            args = esc(b);
+        }
+        return Value::markup(python_percent_format(a.as_string(), args));
+    }
     if (op == "**") {
         if (ints && b.as_int() >= 0) {
             int64_t base = a.as_int(), e = b.as_int(), r = 1;

@@ -89,6 +89,26 @@ std::string Value::type_name() const {
     return "object";
 }
 
+std::string html_escape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&#34;"; break;
+            case '\'': out += "&#39;"; break;
+            default: out += c;
+        }
+    }
+    return out;
+}
+
+Value markup_escape(const Value& v) {
+    if (v.is_markup()) return v;
+    return Value::markup(html_escape(v.str()));
+}
+
 std::string py_float_repr(double d) {
     if (std::isnan(d)) return "nan";
     if (std::isinf(d)) return d < 0 ? "-inf" : "inf";

@@ -61,6 +61,16 @@ public:
     static Value list(std::vector<Value> items, bool tuple = false);
     static Value dict(std::vector<std::pair<Value, Value>> items);
     static Value iterator(std::vector<Value> items, std::string type = "generator");
+    // MarkupSafe's Markup: a string marked safe by |safe or |escape. Plain strings joined to it
+    // with + or % are HTML-escaped first (templates meet this through "..."|safe + x).
+    static Value markup(std::string s) {
+        Value v(std::move(s));
+        v.markup_ = true;
+        return v;
+    }
+    bool is_markup() const { return markup_ && is_string(); }
+    // Same kind of string as `like` (Markup stays Markup), holding s.
+    static Value string_like(const Value& like, std::string s) { return like.is_markup() ? markup(std::move(s)) : Value(std::move(s)); }
 
     Kind kind() const { return static_cast<Kind>(v_.index()); }
     bool is_undefined() const { return kind() == Kind::kUndefined; }
@@ -97,6 +107,7 @@ public:
 
 private:
     std::variant<Undefined, None, bool, int64_t, double, std::string, ListPtr, DictPtr, ObjectPtr> v_;
+    bool markup_ = false;
 };
 
 struct List {
@@ -140,6 +151,10 @@ public:
 bool py_equal(const Value& a, const Value& b);
 // Python's <: numbers with numbers, str with str, list with list; otherwise TypeError.
 bool py_less(const Value& a, const Value& b);
+
+std::string html_escape(const std::string& s);
+// A value as Markup's operators see it: Markup unchanged, anything else escaped (str()-ed first).
+Value markup_escape(const Value& v);
 
 std::string py_float_repr(double d);
 std::string py_str_repr(const std::string& s);

@@ -131,6 +131,7 @@ CASES = [
     ("err_iterator_tojson", "{{ [1, 2] | map('string') | tojson }}", {}),
     ("err_iterator_length", "{{ [1, 2] | select | length }}", {}),
     ("err_iterator_last", "{{ [1, 2] | select | last }}", {}),
+    ("markup", "{{ 'a<'|safe + '<b>' }}|{{ '<x>' + 'y&'|safe }}|{{ '<i>'|e + '&' }}|{{ ('%s<'|safe) % '<z>' }}|{{ ('<'|safe) * 2 + '>' }}|{{ ('<'|safe ~ '>') }}|{{ ('a,b'|safe).split(',') }}|{{ ('-'|safe).join(['<', '>']) }}|{{ ('x'|safe).replace('x', '<') }}|{{ ('a'|safe|upper) + '<' }}|{{ ('a'|safe|trim) + '<' }}|{{ '<'|e|e }}|{{ ('x'|safe).strip() + '\'' }}|{{ '%s'|format('<') }}", {}),
     # tests
     ("tests_types", "{{ 1 is number }} {{ true is number }} {{ 1 is integer }} {{ true is integer }} {{ 1.0 is float }} {{ 'a' is string }} {{ {} is mapping }} {{ [] is sequence }} {{ 'a' is iterable }} {{ 1 is iterable }} {{ nothing is iterable }} {{ true is boolean }} {{ none is none }} {{ x is true }} {{ x is false }}", {"x": True}),
     ("tests_values", "{{ 3 is odd }} {{ 4 is even }} {{ 9 is divisibleby 3 }} {{ 9 is divisibleby(4) }} {{ 1 is eq 1 }} {{ 1 is ne 2 }} {{ 1 is lt 2 }} {{ 2 is gt 1 }} {{ 2 is ge 2 }} {{ 1 is le 0 }} {{ 'a' is in 'abc' }} {{ none is sameas none }} {{ 'a' is equalto 'a' }}", {}),
