@@ -402,13 +402,11 @@ const std::map<std::string, FilterFn>& filter_table() {
         {"format", [](Evaluator& ev, const Value& v, const CallArgs& a) {
              if (!a.keyword.empty() && !a.positional.empty()) fail("format filter: can't mix positional and keyword arguments");
              const Value fmt = Value::string_like(v, v.str());
-             Value args = Value::list(a.positional, true);
-             if (!a.keyword.empty()) {
-                 std::vector<std::pair<Value, Value>> kw;
-                 for (const auto& [k, x] : a.keyword) kw.emplace_back(Value(k), x);
-                 args = Value::dict(std::move(kw));
-             }
-             return python_binary(ev, "%", fmt, args);
+             if (a.keyword.empty()) return python_binary(ev, "%", fmt, Value::list(a.positional, true));
+             std::vector<std::pair<Value, Value>> kw;
+             for (const auto& [k, x] : a.keyword) kw.emplace_back(std::piecewise_construct, std::forward_as_tuple(k), std::forward_as_tuple(x));
+             const Value mapping = Value::dict(std::move(kw));
+             return python_binary(ev, "%", fmt, mapping);
          }},
         {"truncate", [](Evaluator&, const Value& v, const CallArgs& a) {
              std::u32string s = utf8_decode(v.str());
