@@ -41,17 +41,21 @@ void select_top_k(std::span<const float> row, size_t k, std::vector<Cand>& out) 
     if (k <= kHeapMaxK) {
         // A heap whose front is the worst kept entry: most tokens fail one comparison with it.
         out.reserve(k);
-        for (size_t i = 0; i < row.size(); ++i) {
+        size_t i = 0;
+        for (; i < row.size() && out.size() < k; ++i) {
             if (!drawable(row[i])) continue;
-            Cand c{row[i], static_cast<int32_t>(i), 0.0f};
-            if (out.size() < k) {
-                out.push_back(c);
-                std::push_heap(out.begin(), out.end(), ranks_before);
-            } else if (ranks_before(c, out.front())) {
-                std::pop_heap(out.begin(), out.end(), ranks_before);
-                out.back() = c;
-                std::push_heap(out.begin(), out.end(), ranks_before);
-            }
+            out.push_back({row[i], static_cast<int32_t>(i), 0.0f});
+            std::push_heap(out.begin(), out.end(), ranks_before);
+        }
+        float worst = out.empty() ? kInf : out.front().logit;  // kept in a register
+        for (; i < row.size(); ++i) {
+            if (!(row[i] >= worst)) continue;  // the common case; also drops NaN
+            const Cand c{row[i], static_cast<int32_t>(i), 0.0f};
+            if (!ranks_before(c, out.front())) continue;  // a tie with a lower id already kept
+            std::pop_heap(out.begin(), out.end(), ranks_before);
+            out.back() = c;
+            std::push_heap(out.begin(), out.end(), ranks_before);
+            worst = out.front().logit;
         }
         return;
     }
@@ -125,6 +129,22 @@ double softmax_weights(std::span<const float> row, float max, float inv_t, float
     return total;
 }
 
+// The largest value, NaN ignored (-inf when there is none), 8 lanes at a time: the scalar
+// compare-and-branch loop cost more than a whole top-k draw.
+float row_max(std::span<const float> row) {
+    const F8 zero = {};
+    F8 m = zero - kInf, x;
+    size_t i = 0;
+    for (; i + 8 <= row.size(); i += 8) {
+        std::memcpy(&x, row.data() + i, sizeof x);
+        m = x > m ? x : m;
+    }
+    float best = -kInf;
+    for (size_t l = 0; l < 8; ++l) best = m[l] > best ? m[l] : best;
+    for (; i < row.size(); ++i) best = row[i] > best ? row[i] : best;
+    return best;
+}
+
 // log-softmax(x) = (x - max) - log_sum, with log_sum = log(sum(exp(x - max))). Subtracting the
 // max keeps exp() in range; summing short blocks into a double keeps 150k small terms exact enough.
 // When the max is infinite, the entries equal to it share the whole mass (the limit case).
@@ -136,8 +156,7 @@ struct LogNorm {
 
 LogNorm log_normalizer(std::span<const float> row) {
     LogNorm n;
-    for (float x : row)
-        if (x > n.max) n.max = x;
+    n.max = row_max(row);
     if (std::isinf(n.max)) {
         size_t count = 0;
         for (float x : row) count += (x == n.max);
@@ -150,15 +169,11 @@ LogNorm log_normalizer(std::span<const float> row) {
 
 // Lowest id among the largest values (NaN ignored); 0 when nothing beats -inf.
 int32_t argmax(std::span<const float> row) {
-    int32_t best = 0;
-    float best_x = -kInf;
-    for (size_t i = 0; i < row.size(); ++i) {
-        if (row[i] > best_x) {
-            best_x = row[i];
-            best = static_cast<int32_t>(i);
-        }
-    }
-    return best;
+    const float best = row_max(row);
+    if (!drawable(best)) return 0;
+    for (size_t i = 0; i < row.size(); ++i)
+        if (row[i] == best) return static_cast<int32_t>(i);
+    return 0;
 }
 
 void apply_logit_bias(std::span<float> row, const std::vector<std::pair<int32_t, float>>& bias) {
@@ -274,15 +289,14 @@ void kept_candidates(std::span<const float> row, const SamplingParams& p, std::v
     const bool use_top_p = p.top_p < 1.0f;
     kept.clear();
 
-    float max = -kInf, min = kInf;  // over the drawable logits
+    float max = -kInf, min = kInf;  // over the drawable logits; min only for top-p's bins
     if (use_top_k) {
         select_top_k(row, static_cast<size_t>(p.top_k), kept);
         for (const Cand& c : kept) max = std::max(max, c.logit);
     } else {
-        for (float x : row) {
-            if (x > max) max = x;
-            if (drawable(x) && x < min) min = x;
-        }
+        max = row_max(row);
+        if (use_top_p)
+            for (float x : row) min = drawable(x) && x < min ? x : min;
     }
     if (!drawable(max)) {
         kept.clear();
@@ -298,16 +312,22 @@ void kept_candidates(std::span<const float> row, const SamplingParams& p, std::v
                        : -static_cast<double>(kInf);
     auto passes_min_p = [&](float x) { return drawable(x) && x >= min_p_threshold; };
 
+    // x == max is special-cased so that an infinite max or a tiny temperature (inv_t = inf)
+    // still gives the best tokens weight 1 instead of NaN (as softmax_weights does).
+    auto weight = [&](float x) { return x == max ? 1.0f : std::exp((x - max) * inv_t); };
     if (use_top_k) {
-        // x == max is special-cased so that an infinite max or a tiny temperature (inv_t = inf)
-        // still gives the best tokens weight 1 instead of NaN (as softmax_weights does).
         double z = 0.0;
         for (Cand& c : kept) {
-            c.weight = c.logit == max ? 1.0f : std::exp((c.logit - max) * inv_t);
+            c.weight = weight(c.logit);
             z += c.weight;
         }
         std::erase_if(kept, [&](const Cand& c) { return !passes_min_p(c.logit); });
         if (use_top_p) refine_top_p(kept, 0, 0.0, static_cast<double>(p.top_p) * z);
+        return;
+    }
+    if (!use_top_p) {  // min-p alone needs no total mass: weigh only the survivors
+        for (size_t i = 0; i < row.size(); ++i)
+            if (passes_min_p(row[i])) kept.push_back({row[i], static_cast<int32_t>(i), weight(row[i])});
         return;
     }
 
@@ -315,10 +335,10 @@ void kept_candidates(std::span<const float> row, const SamplingParams& p, std::v
     w.resize(row.size());
     const double z = softmax_weights(row, max, inv_t, w.data());
     thread_local Bins bins;
-    if (!use_top_p || !bins.init(max, min)) {
+    if (!bins.init(max, min)) {
         for (size_t i = 0; i < row.size(); ++i)
             if (passes_min_p(row[i])) kept.push_back({row[i], static_cast<int32_t>(i), w[i]});
-        if (use_top_p) refine_top_p(kept, 0, 0.0, static_cast<double>(p.top_p) * z);
+        refine_top_p(kept, 0, 0.0, static_cast<double>(p.top_p) * z);
         return;
     }
     // Top-p straight from the row: one binning pass over it, so that only the nucleus (the bins
@@ -346,9 +366,7 @@ void kept_candidates(std::span<const float> row, const SamplingParams& p, std::v
 // Untruncated (no top-k, top-p or min-p): draw straight from the weights, in id order as
 // kept_candidates would list them, without building candidates.
 int32_t draw_untruncated(std::span<const float> row, float inv_t, SamplerRng& rng) {
-    float max = -kInf;
-    for (float x : row)
-        if (x > max) max = x;
+    const float max = row_max(row);
     if (!drawable(max)) return argmax(row);
     thread_local std::vector<float> w;
     w.resize(row.size());

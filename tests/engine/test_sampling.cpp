@@ -134,6 +134,21 @@ TEST(SamplingGreedy, TopKOneIsGreedyUnderAnyTemperature) {
     }
 }
 
+TEST(SamplingGreedy, TopKTiesKeepTheLowestIds) {
+    SamplingParams p;
+    p.top_k = 2;
+    const std::vector<float> small = {0.0f, 1.0f, 1.0f, 0.5f, 1.0f, 1.0f};
+    auto dist = sampling_distribution(small, p);
+    ASSERT_EQ(dist.size(), 2u);
+    EXPECT_EQ(dist[0].first, 1);
+    EXPECT_EQ(dist[1].first, 2);
+    p.top_k = 1500;  // past the heap: the nth_element path
+    const std::vector<float> flat(3000, 0.25f);
+    dist = sampling_distribution(flat, p);
+    ASSERT_EQ(dist.size(), 1500u);
+    for (size_t i = 0; i < dist.size(); ++i) ASSERT_EQ(dist[i].first, static_cast<int32_t>(i));
+}
+
 TEST(SamplingGreedy, MaskedTokensAreNeverDrawn) {
     SamplingParams p;
     p.temperature = 1.0f;
