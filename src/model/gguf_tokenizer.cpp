@@ -105,8 +105,8 @@ bool is_placeholder(const std::string& text, size_t id) { return text == "[PAD" 
 
 // Control, unknown and user-defined tokens are what tokenizer.json lists as added tokens (matched
 // in the text before the model runs); user-defined ones are not special (decode keeps them).
-// `normalized_below`: special tokens with a smaller id are matched in the normalized text.
-json added_tokens(const Vocab& v, size_t normalized_below = 0) {
+// `normalized`: ids of special tokens matched in the normalized text rather than as written.
+json added_tokens(const Vocab& v, const std::vector<int32_t>& normalized = {}) {
     json out = json::array();
     for (size_t i = 0; i < v.tokens.size(); ++i) {
         int64_t t = v.types[i];
@@ -118,7 +118,8 @@ json added_tokens(const Vocab& v, size_t normalized_below = 0) {
                        {"single_word", false},
                        {"lstrip", false},
                        {"rstrip", false},
-                       {"normalized", special && i < normalized_below},
+                       {"normalized", special && std::find(normalized.begin(), normalized.end(),
+                                                           static_cast<int32_t>(i)) != normalized.end()},
                        {"special", special}});
     }
     return out;
@@ -232,12 +233,15 @@ Result<json> spm_tokenizer(const GgufFile& g, const Vocab& v, SpecialIds& ids, F
     KITE_ASSIGN_OR_RETURN(std::optional<bool> space_prefix, optional_bool(g, "tokenizer.ggml.add_space_prefix"));
     bool add_prefix = space_prefix.value_or(true);
 
+    // The SentencePiece model's own pieces end with its last normal or byte piece; tokens after it
+    // were appended from added_tokens.json (chat markers such as Phi-3's <|end|>).
+    size_t sp_end = 0;
+    for (size_t i = 0; i < v.tokens.size(); ++i)
+        if (v.types[i] == kTypeNormal || v.types[i] == kTypeByte) sp_end = i + 1;
+    // HF's converter builds merges over every piece of the SentencePiece model, user-defined and
+    // control ones included (Gemma's whitespace runs are user-defined and merged from "▁" pieces).
     std::vector<bool> eligible(v.tokens.size());
-    for (size_t i = 0; i < v.tokens.size(); ++i) {
-        int64_t t = v.types[i];
-        eligible[i] = (t == kTypeNormal || t == kTypeUnknown || t == kTypeControl || t == kTypeByte) &&
-                      !is_placeholder(v.tokens[i], i);
-    }
+    for (size_t i = 0; i < v.tokens.size(); ++i) eligible[i] = i < sp_end && !is_placeholder(v.tokens[i], i);
     json merges = json::array();
     for (std::string& m : gguf_tok::spm_merges(v.tokens, v.scores, eligible)) merges.push_back(std::move(m));
 
@@ -247,12 +251,11 @@ Result<json> spm_tokenizer(const GgufFile& g, const Vocab& v, SpecialIds& ids, F
     j["padding"] = nullptr;
     // Llama-2's tokenizer.json marks the SentencePiece model's own <unk>, <s>, </s> "normalized":
     // they are matched in the text after "▁" replaced the spaces, so " </s>" is one token and
-    // "x</s>" is not. Tokens appended after the SentencePiece vocabulary (chat markers such as
-    // Phi-3's <|end|>) are matched as written.
-    size_t sp_end = 0;
-    for (size_t i = 0; i < v.tokens.size(); ++i)
-        if (v.types[i] == kTypeNormal || v.types[i] == kTypeByte) sp_end = i + 1;
-    j["added_tokens"] = added_tokens(v, sp_end);
+    // "x</s>" is not. Every other added token is matched as written.
+    std::vector<int32_t> normalized;
+    for (std::optional<int32_t> id : {ids.unk, ids.bos, ids.eos})
+        if (id && static_cast<size_t>(*id) < sp_end) normalized.push_back(*id);
+    j["added_tokens"] = added_tokens(v, normalized);
     json norm = json::array();
     if (add_prefix) norm.push_back({{"type", "Prepend"}, {"prepend", "\u2581"}});
     norm.push_back({{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}});
