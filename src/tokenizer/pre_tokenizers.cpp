@@ -290,8 +290,8 @@ Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const json& j) {
         return Ptr(new CharSplit(is_bert_punctuation, beh));
     }
     if (type == "WhitespaceSplit") return Ptr(new CharSplit(is_whitespace, Behavior::kRemoved));
-    if (type == "Whitespace") {
-        static const auto re = Regex::compile(R"([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}]+|[^\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\s]+)");
+    if (type == "Whitespace") {  // \w+|[^\w\s]+ with Oniguruma's Unicode \w
+        static const auto re = Regex::compile(R"([\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D}]+|[^\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\x{200C}\x{200D}\s]+)");
         if (!re.ok()) return re.status();
         return Ptr(new RegexSplit(*re, Behavior::kRemoved, true));
     }

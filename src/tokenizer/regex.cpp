@@ -11,13 +11,21 @@ namespace kite::tok {
 
 namespace {
 
-// Oniguruma accepts \uXXXX; PCRE2 spells it \x{XXXX}.
+// Oniguruma spellings PCRE2 lacks or reads differently: \uXXXX becomes \x{XXXX}; \s becomes the
+// Unicode White_Space set Oniguruma uses (PCRE2's \s also takes U+180E).
+constexpr const char* kWhiteSpace =
+    "\\t\\n\\x{0B}\\f\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
+
 std::string translate(const std::string& p) {
     std::string out;
-    out.reserve(p.size());
+    out.reserve(p.size() + 16);
+    bool in_class = false;
+    size_t class_start = 0;
     for (size_t i = 0; i < p.size(); ++i) {
-        if (p[i] == '\\' && i + 1 < p.size()) {
-            if (p[i + 1] == 'u' && i + 6 <= p.size()) {
+        const char c = p[i];
+        if (c == '\\' && i + 1 < p.size()) {
+            const char n = p[i + 1];
+            if (n == 'u' && i + 6 <= p.size()) {
                 bool hex = true;
                 for (size_t k = i + 2; k < i + 6; ++k) hex = hex && std::isxdigit(static_cast<unsigned char>(p[k]));
                 if (hex) {
@@ -26,12 +34,20 @@ std::string translate(const std::string& p) {
                     continue;
                 }
             }
-            out += p[i];
-            out += p[i + 1];
+            if (n == 's') out += in_class ? std::string(kWhiteSpace) : "[" + std::string(kWhiteSpace) + "]";
+            else if (n == 'S' && !in_class) out += "[^" + std::string(kWhiteSpace) + "]";
+            else { out += c; out += n; }
             ++i;
             continue;
         }
-        out += p[i];
+        if (c == '[' && !in_class) {
+            in_class = true;
+            class_start = out.size() + 1;
+            if (i + 1 < p.size() && p[i + 1] == '^') { out += "[^"; ++i; class_start = out.size(); continue; }
+        } else if (c == ']' && in_class && out.size() > class_start) {
+            in_class = false;
+        }
+        out += c;
     }
     return out;
 }
