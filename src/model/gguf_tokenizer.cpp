@@ -441,6 +441,12 @@ Result<GgufTokenizerFiles> gguf_tokenizer_files(const GgufFile& g) {
     KITE_ASSIGN_OR_RETURN(std::string model, g.get_string("tokenizer.ggml.model"));
     KITE_ASSIGN_OR_RETURN(Vocab v, read_vocab(g));
     KITE_ASSIGN_OR_RETURN(SpecialIds ids, read_special_ids(g, v.tokens.size()));
+    if (!g.has("tokenizer.ggml.token_type")) {
+        // Without types, the named special ids are the only tokens known to be special.
+        for (std::optional<int32_t> id : {ids.bos, ids.eos, ids.sep, ids.pad, ids.cls, ids.mask})
+            if (id) v.types[*id] = kTypeControl;
+        if (ids.unk) v.types[*ids.unk] = kTypeUnknown;
+    }
     Flags flags;
     GgufTokenizerFiles out;
     if (model == "llama") {

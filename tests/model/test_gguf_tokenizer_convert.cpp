@@ -187,6 +187,26 @@ TEST(GgufTokenizerConvert, HandMadeBpeBuildsAndEncodes) {
     EXPECT_EQ((*tok)->chat_template(), "{{ messages }}");
 }
 
+// A file without token types: the named special ids still become special added tokens.
+TEST(GgufTokenizerConvert, SpecialIdsWithoutTokenTypes) {
+    GgufWriter w;
+    w.str("tokenizer.ggml.model", "gpt2");
+    w.strs("tokenizer.ggml.tokens", {"h", "i", "hi", "<|eot|>"});
+    w.strs("tokenizer.ggml.merges", {"h i"});
+    w.u32("tokenizer.ggml.eos_token_id", 3);
+    auto g = w.parse();
+    ASSERT_TRUE(g.ok()) << g.status().to_string();
+    auto tok = tokenizer_from_gguf(*g);
+    ASSERT_TRUE(tok.ok()) << tok.status().to_string();
+    auto ids = (*tok)->encode("hi<|eot|>", false);
+    ASSERT_TRUE(ids.ok());
+    EXPECT_EQ(*ids, (std::vector<int32_t>{2, 3}));
+    EXPECT_TRUE((*tok)->is_special(3));
+    auto text = (*tok)->decode(*ids, true);
+    ASSERT_TRUE(text.ok());
+    EXPECT_EQ(*text, "hi");
+}
+
 // RoBERTa-style pre names close the input with the separator (here named only as EOS).
 TEST(GgufTokenizerConvert, RobertaStyleAddsSeparator) {
     GgufWriter w;
