@@ -115,3 +115,27 @@ def test_sigterm_drains_streams_in_flight():
         assert "finishing 1 requests in flight" in srv.log_text()
     finally:
         srv.stop()
+
+
+def test_client_that_never_reads_does_not_stall_the_engine(server):
+    """8 x 400 tokens with 20 logprobs each is megabytes of events, more than the socket buffers hold:
+    the server queues them for this connection while the engine finishes the request and other
+    clients are served."""
+    import socket as socketlib
+    before = server.metrics()["kite:generation_tokens_total"]
+    body_bytes = json.dumps({"messages": [{"role": "user", "content": "Once upon a time"}], "max_tokens": 400,
+                             "n": 8, "logprobs": True, "top_logprobs": 20, "stream": True,
+                             "ignore_eos": True}).encode()
+    with socketlib.create_connection(("127.0.0.1", server.port)) as s:
+        s.setsockopt(socketlib.SOL_SOCKET, socketlib.SO_RCVBUF, 4096)
+        s.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: " + str(len(body_bytes)).encode() + b"\r\n\r\n" + body_bytes)
+        # Without reading a byte: others are served, and the engine finishes all 3,200 tokens.
+        async def other():
+            return await stream_request("127.0.0.1", server.port, "/v1/completions", body(PROMPTS[1], 8))
+        r = asyncio.run(other())
+        assert r.status == 200 and r.events[-1] == "[DONE]"
+        deadline = time.time() + 30
+        while server.metrics()["kite:generation_tokens_total"] - before < 3200 + 8 and time.time() < deadline:
+            time.sleep(0.05)
+        assert server.metrics()["kite:generation_tokens_total"] - before >= 3200 + 8
