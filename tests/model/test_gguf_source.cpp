@@ -104,6 +104,107 @@ TEST_F(GgufSourceTest, QkPermutationIsUndone) {
     EXPECT_EQ(std::memcmp(v->raw(), vs->raw(), v->nbytes()), 0);
 }
 
+// A small synthetic GGUF, written field by field (format: ggml's docs/gguf.md).
+struct MiniGguf {
+    std::vector<uint8_t> b;
+    std::vector<std::pair<std::string, std::vector<uint64_t>>> tensors;  // f32, ne order
+    int n_kv = 0;
+    std::vector<uint8_t> kv;
+    template <typename T> static void put(std::vector<uint8_t>& o, T v) {
+        const auto* p = reinterpret_cast<const uint8_t*>(&v);
+        o.insert(o.end(), p, p + sizeof(T));
+    }
+    static void str(std::vector<uint8_t>& o, const std::string& s) {
+        put<uint64_t>(o, s.size());
+        o.insert(o.end(), s.begin(), s.end());
+    }
+    void u32(const std::string& k, uint32_t v) { str(kv, k); put<uint32_t>(kv, 4); put<uint32_t>(kv, v); ++n_kv; }
+    void f32(const std::string& k, float v) { str(kv, k); put<uint32_t>(kv, 6); put<float>(kv, v); ++n_kv; }
+    void s(const std::string& k, const std::string& v) { str(kv, k); put<uint32_t>(kv, 8); str(kv, v); ++n_kv; }
+    std::string write(const std::string& name) {
+        put<uint32_t>(b, 0x46554747); put<uint32_t>(b, 3);
+        put<uint64_t>(b, tensors.size()); put<uint64_t>(b, n_kv);
+        b.insert(b.end(), kv.begin(), kv.end());
+        uint64_t off = 0;
+        for (auto& [n, ne] : tensors) {
+            str(b, n); put<uint32_t>(b, ne.size());
+            uint64_t numel = 1;
+            for (auto d : ne) { put<uint64_t>(b, d); numel *= d; }
+            put<uint32_t>(b, 0); put<uint64_t>(b, off);
+            off += (numel * 4 + 31) / 32 * 32;
+        }
+        while (b.size() % 32) b.push_back(0);
+        float counter = 0;
+        for (auto& [n, ne] : tensors) {
+            uint64_t numel = 1;
+            for (auto d : ne) numel *= d;
+            for (uint64_t i = 0; i < numel; ++i) put<float>(b, counter++);
+            while (b.size() % 32) b.push_back(0);
+        }
+        const std::string path = ::testing::TempDir() + "/" + name;
+        std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), b.size());
+        return path;
+    }
+};
+
+// Qwen3: hyper-parameters under "qwen3.*", head_dim from key_length, an untied output, q/k norms,
+// and no Q/K permutation (convert_hf_to_gguf permutes only llama-family weights).
+TEST(GgufSource, Qwen3Mapping) {
+    MiniGguf g;
+    g.s("general.architecture", "qwen3");
+    g.u32("qwen3.embedding_length", 64);
+    g.u32("qwen3.block_count", 1);
+    g.u32("qwen3.feed_forward_length", 96);
+    g.u32("qwen3.attention.head_count", 4);
+    g.u32("qwen3.attention.head_count_kv", 2);
+    g.u32("qwen3.attention.key_length", 32);
+    g.u32("qwen3.context_length", 4096);
+    g.f32("qwen3.rope.freq_base", 1000000.0f);
+    g.f32("qwen3.attention.layer_norm_rms_epsilon", 1e-6f);
+    g.u32("tokenizer.ggml.eos_token_id", 7);
+    g.u32("tokenizer.ggml.eot_token_id", 9);
+    g.tensors = {{"token_embd.weight", {64, 10}}, {"output.weight", {64, 10}},
+                 {"blk.0.attn_q.weight", {64, 128}}, {"blk.0.attn_k.weight", {64, 64}},
+                 {"blk.0.attn_q_norm.weight", {32}}};
+    auto s = open_gguf_source(g.write("qwen3.gguf"));
+    ASSERT_TRUE(s.ok()) << s.status().to_string();
+    const auto& c = (*s)->config_json();
+    EXPECT_EQ(c["architectures"][0], "Qwen3ForCausalLM");
+    EXPECT_EQ(c["head_dim"], 32);
+    EXPECT_EQ(c["num_key_value_heads"], 2);
+    EXPECT_EQ(c["vocab_size"], 10);
+    EXPECT_EQ(c["tie_word_embeddings"], false);
+    EXPECT_FLOAT_EQ(c["rope_theta"].get<float>(), 1e6f);
+    EXPECT_EQ((*s)->generation_config_json()["eos_token_id"], nlohmann::json::parse("[7, 9]"));
+    auto q = (*s)->get("model.layers.0.self_attn.q_proj.weight");
+    ASSERT_TRUE(q.ok());
+    EXPECT_EQ(q->shape(), (std::vector<int64_t>{128, 64}));
+    // Rows as stored: token_embd (640) and output (640) come first in the counter-filled data.
+    EXPECT_EQ(q->data<float>()[64], 1280.0f + 64);
+    EXPECT_TRUE((*s)->has("model.layers.0.self_attn.q_norm.weight"));
+    EXPECT_TRUE((*s)->has("lm_head.weight"));
+}
+
+// Llama with a rope_freqs tensor (Llama 3.1 rope scaling) is refused, not silently mis-run.
+TEST(GgufSource, LlamaRopeFreqsRefused) {
+    MiniGguf g;
+    g.s("general.architecture", "llama");
+    g.u32("llama.embedding_length", 64);
+    g.u32("llama.block_count", 1);
+    g.u32("llama.feed_forward_length", 96);
+    g.u32("llama.attention.head_count", 4);
+    g.tensors = {{"token_embd.weight", {64, 10}}, {"rope_freqs.weight", {8}}};
+    auto s = open_gguf_source(g.write("rope_freqs.gguf"));
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.status().message().find("rope_freqs"), std::string::npos);
+    // Missing required metadata names the key.
+    MiniGguf h;
+    h.s("general.architecture", "llama");
+    auto m = open_gguf_source(h.write("nokeys.gguf"));
+    ASSERT_FALSE(m.ok());
+    EXPECT_NE(m.status().message().find("llama.embedding_length"), std::string::npos);
+}
+
 TEST(GgufSource, Errors) {
     auto missing = open_gguf_source("/nonexistent/model.gguf");
     EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
