@@ -2,6 +2,7 @@
 // ships for the same model (shared/tokenizers), plus hand-made metadata for each error path.
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <map>
@@ -393,6 +394,20 @@ TEST(GgufTokenizerConvert, LoadModelTokenizerPaths) {
     ASSERT_TRUE(a.ok() && b.ok());
     EXPECT_EQ(*a, *b);
     EXPECT_EQ(*a, (std::vector<int32_t>{15496, 995}));  // GPT-2's "Hello", " world"
+    // A folder with no tokenizer.json: its one .gguf is used; two are ambiguous.
+    const auto dir = std::filesystem::temp_directory_path() / ("kite_gguf_dir_" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir);
+    std::filesystem::create_symlink(vocab_gguf("gpt-2"), dir / "model.gguf");
+    auto from_dir = load_model_tokenizer(dir.string());
+    ASSERT_TRUE(from_dir.ok()) << from_dir.status().to_string();
+    auto c = (*from_dir)->encode("Hello world", false);
+    ASSERT_TRUE(c.ok());
+    EXPECT_EQ(*c, *a);
+    std::filesystem::create_symlink(vocab_gguf("falcon"), dir / "other.gguf");
+    auto two = load_model_tokenizer(dir.string());
+    EXPECT_FALSE(two.ok());
+    EXPECT_NE(two.status().message().find("2 .gguf files"), std::string::npos) << two.status().to_string();
+    std::filesystem::remove_all(dir);
 }
 
 }  // namespace
