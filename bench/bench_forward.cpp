@@ -61,7 +61,7 @@ int main(int argc, char** argv) {
     double t0 = now_s();
     Status st = (*model)->forward(b, *kv, logits);
     const double prefill_s = now_s() - t0;
-    if (!st.ok()) {
+    if (!st.is_ok()) {
         std::fprintf(stderr, "bench_forward: %s\n", st.message().c_str());
         return 1;
     }

@@ -195,7 +195,7 @@ int cmd_generate(int argc, char** argv) {
     OutputQueue queue;
     const bool json = f.get_switch("json");
     Status added = (*engine)->add_request(*request, [&queue](const RequestOutput& o) { queue.push(o); });
-    if (!added.ok()) {
+    if (!added.is_ok()) {
         (*engine)->shutdown(false);
         return fail("generate", added);
     }

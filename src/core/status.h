@@ -34,7 +34,8 @@ public:
 
     static Status ok() { return Status(); }
     bool is_ok() const { return code_ == StatusCode::kOk; }
-    explicit operator bool() const { return is_ok(); }
+    // No conversion to bool: `!status.ok()` would call the static factory and always be false.
+    // Use is_ok().
     StatusCode code() const { return code_; }
     const std::string& message() const { return message_; }
     // "NotFound: config.json: no such file"
