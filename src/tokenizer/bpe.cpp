@@ -2,6 +2,7 @@
 // continuing_subword_prefix / end_of_word_suffix, ignore_merges. Merging keeps the symbols in a
 // linked list and candidate pairs in a heap, so a word of n symbols costs O(n log n), not O(n^2).
 // Dropout is ignored (inference is deterministic).
+#include <functional>
 #include <mutex>
 #include <queue>
 #include <shared_mutex>
@@ -25,14 +26,13 @@ struct Symbol {
     bool alive;
 };
 
-struct Candidate {
-    int32_t rank;
-    int32_t pos;
-    int32_t new_id;
-    bool operator<(const Candidate& o) const {  // max-heap: lower rank, then lower pos, on top
-        return rank != o.rank ? rank > o.rank : pos > o.pos;
-    }
-};
+// Heap entry: rank in the high half, position in the low half, so that the smallest key is the
+// lowest rank and, among equal ranks, the leftmost pair (HF's order). 8 bytes keep a heap over a
+// multi-megabyte word (SentencePiece style: the whole text is one word) cache-friendlier.
+using Candidate = uint64_t;
+inline Candidate candidate(int32_t rank, int32_t pos) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(rank)) << 32) | static_cast<uint32_t>(pos);
+}
 
 struct CacheHash {
     using is_transparent = void;
@@ -127,32 +127,42 @@ private:
         if (syms.empty()) return Status::ok();
         syms.back().next = -1;
 
-        std::priority_queue<Candidate> heap;
-        for (size_t k = 0; k + 1 < syms.size(); ++k) push_pair(heap, syms, static_cast<int32_t>(k));
+        Heap heap;
+        std::vector<Candidate> init;
+        init.reserve(syms.size());
+        for (size_t k = 0; k + 1 < syms.size(); ++k) {
+            if (const MergeInfo* m = merges_.find(key(syms[k].id, syms[k + 1].id)))
+                init.push_back(candidate(m->rank, static_cast<int32_t>(k)));
+        }
+        heap = Heap(std::greater<>(), std::move(init));  // heapify in O(n)
         while (!heap.empty()) {
             const Candidate top = heap.top();
             heap.pop();
-            Symbol& left = syms[top.pos];
+            const int32_t pos = static_cast<int32_t>(top & 0xFFFFFFFFu);
+            const int32_t rank = static_cast<int32_t>(top >> 32);
+            Symbol& left = syms[pos];
             if (!left.alive || left.next < 0) continue;
             const Symbol& right = syms[left.next];
             const MergeInfo* m = merges_.find(key(left.id, right.id));
-            if (!m || m->new_id != top.new_id) continue;  // stale entry
+            if (!m || m->rank != rank) continue;  // stale: the pair at pos changed since the push
             const int32_t right_pos = left.next;
-            left.id = top.new_id;
+            left.id = m->new_id;
             left.next = right.next;
             syms[right_pos].alive = false;
-            if (left.next >= 0) syms[left.next].prev = top.pos;
+            if (left.next >= 0) syms[left.next].prev = pos;
             if (left.prev >= 0) push_pair(heap, syms, left.prev);
-            push_pair(heap, syms, top.pos);
+            push_pair(heap, syms, pos);
         }
         for (const Symbol& s : syms) if (s.alive) out.push_back(s.id);
         return Status::ok();
     }
 
-    void push_pair(std::priority_queue<Candidate>& heap, const std::vector<Symbol>& syms, int32_t pos) const {
+    using Heap = std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>>;
+
+    void push_pair(Heap& heap, const std::vector<Symbol>& syms, int32_t pos) const {
         const Symbol& a = syms[pos];
         if (a.next < 0) return;
-        if (const MergeInfo* m = merges_.find(key(a.id, syms[a.next].id))) heap.push(Candidate{m->rank, pos, m->new_id});
+        if (const MergeInfo* m = merges_.find(key(a.id, syms[a.next].id))) heap.push(candidate(m->rank, pos));
     }
 
     static uint64_t key(int32_t a, int32_t b) {
