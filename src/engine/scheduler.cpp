@@ -56,10 +56,9 @@ Scheduler::Booking Scheduler::book(Request& r, int& budget, ScheduledBatch& out)
             p.hit = kv_.find_cached_prefix(s.tokens, 0);
             p.start = p.hit.num_tokens;
         }
-        const int want = s.num_tokens() - p.start;
-        p.n = std::min(want, left);
-        // All beams advance together: a beam step needs every beam's next-token distribution.
-        if (r.is_beam_search() && p.n < want) return Booking::kNoBudget;
+        // Beams need no lockstep here: a beam that has its next-token row waits (nothing left to
+        // compute) until the others have theirs, and the beam step runs then.
+        p.n = std::min(s.num_tokens() - p.start, left);
         if (p.n <= 0) continue;
         if (p.fresh) {
             need_blocks += kv_.blocks_for_tokens(p.start + p.n) - static_cast<int>(p.hit.blocks.size());

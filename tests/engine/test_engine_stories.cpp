@@ -150,12 +150,26 @@ TEST(EngineStories, RepetitionPenaltyMatchesTransformers) {
 
 TEST(EngineStories, BeamSearchMatchesTransformers) {
     const auto gen = read_json(stories_dir() + "/generation.json");
+    const Case other = reference_cases()[3];
+    struct Variant {
+        int block_size, num_blocks, max_tokens;
+        bool with_other;  // a long greedy request beside it, to share the steps and force preemption
+        PreemptionMode mode;
+    };
+    const Variant variants[] = {{4, 256, 2048, false, PreemptionMode::kRecompute},
+                                {16, 256, 2048, false, PreemptionMode::kRecompute},
+                                {4, 36, 8, true, PreemptionMode::kRecompute},
+                                {4, 36, 7, true, PreemptionMode::kSwap}};
     int checked = 0;
+    int64_t preemptions[2] = {0, 0};
     for (const auto& c : gen["cases"]) {
         if (c["kind"] != "beam_search") continue;
-        for (int block_size : {4, 16}) {
+        for (const Variant& v : variants) {
             EngineConfig cfg;
-            cfg.block_size = block_size;
+            cfg.block_size = v.block_size;
+            cfg.num_kv_blocks = v.num_blocks;
+            cfg.max_num_batched_tokens = v.max_tokens;
+            cfg.preemption_mode = v.mode;
             auto engine = make_engine(cfg);
             Collector col;
             GenerationRequest r = greedy_request("beam", c["prompt_ids"].get<std::vector<int32_t>>(), c["max_new_tokens"]);
@@ -163,21 +177,28 @@ TEST(EngineStories, BeamSearchMatchesTransformers) {
             r.num_return_sequences = c["num_return_sequences"];
             r.length_penalty = c["length_penalty"];
             ASSERT_TRUE(engine->add_request(r, col.callback()).is_ok());
-            ASSERT_TRUE(col.wait(r.num_return_sequences));
+            if (v.with_other) {
+                ASSERT_TRUE(engine->add_request(greedy_request("other", other.prompt_ids, 40), col.callback()).is_ok());
+            }
+            ASSERT_TRUE(col.wait(r.num_return_sequences + (v.with_other ? 1 : 0)));
             const auto res = col.results()["beam"];
             ASSERT_EQ(res.size(), c["outputs"].size());
             for (size_t i = 0; i < res.size(); ++i) {
                 EXPECT_EQ(res[i].ids, c["outputs"][i]["output_ids"].get<std::vector<int32_t>>())
-                    << "beams " << r.num_beams << " output " << i;
+                    << "beams " << r.num_beams << " output " << i << " block " << v.block_size << " chunk " << v.max_tokens;
                 EXPECT_NEAR(res[i].score, c["outputs"][i]["score"].get<double>(), 1e-4);
                 EXPECT_EQ(res[i].text, c["outputs"][i]["text"].get<std::string>());
             }
+            if (v.with_other) EXPECT_EQ(col.results()["other"][0].ids, head(other.greedy_ids, 40));
             engine->shutdown(true);
             EXPECT_EQ(engine->stats().num_free_kv_blocks, engine->stats().num_kv_blocks);
+            if (v.with_other) preemptions[v.mode == PreemptionMode::kSwap] += engine->stats().num_preemptions;
             ++checked;
         }
     }
-    EXPECT_GE(checked, 4);
+    EXPECT_GE(checked, 8);
+    EXPECT_GT(preemptions[0], 0);  // the budgets above force some, by recompute and by swap
+    EXPECT_GT(preemptions[1], 0);
 }
 
 TEST(EngineStories, ParallelSamplesShareThePromptAndFollowTheirSeeds) {
