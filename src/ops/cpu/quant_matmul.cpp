@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "core/parallel.h"
 #include "ops/quant.h"
@@ -42,42 +43,6 @@ inline __m256i q5_high(uint32_t qh, int g) {
 
 // Each Q type: kElems/kBytes per block and load(block, sub, v) writing elements
 // [32*sub, 32*sub + 32) of the block as f32 into v[0..3].
-struct Q8_0 {
-    static constexpr int kElems = 32, kBytes = 34;
-    static void load(const uint8_t* b, int, __m256 v[4]) {
-        const __m256 d = _mm256_set1_ps(h2f(b));
-        for (int g = 0; g < 4; ++g)
-            v[g] = _mm256_mul_ps(d, i8x8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b + 2 + 8 * g))));
-    }
-};
-
-struct Q4_0 {
-    static constexpr int kElems = 32, kBytes = 18;
-    static void load(const uint8_t* b, int, __m256 v[4]) {
-        const __m256 d = _mm256_set1_ps(h2f(b));
-        __m128i lo, hi;
-        nibbles16(b + 2, lo, hi);
-        const __m256 eight = _mm256_set1_ps(8.0f);
-        v[0] = _mm256_mul_ps(d, _mm256_sub_ps(u8x8(lo), eight));
-        v[1] = _mm256_mul_ps(d, _mm256_sub_ps(u8x8(_mm_srli_si128(lo, 8)), eight));
-        v[2] = _mm256_mul_ps(d, _mm256_sub_ps(u8x8(hi), eight));
-        v[3] = _mm256_mul_ps(d, _mm256_sub_ps(u8x8(_mm_srli_si128(hi, 8)), eight));
-    }
-};
-
-struct Q4_1 {
-    static constexpr int kElems = 32, kBytes = 20;
-    static void load(const uint8_t* b, int, __m256 v[4]) {
-        const __m256 d = _mm256_set1_ps(h2f(b)), m = _mm256_set1_ps(h2f(b + 2));
-        __m128i lo, hi;
-        nibbles16(b + 4, lo, hi);
-        v[0] = _mm256_fmadd_ps(d, u8x8(lo), m);
-        v[1] = _mm256_fmadd_ps(d, u8x8(_mm_srli_si128(lo, 8)), m);
-        v[2] = _mm256_fmadd_ps(d, u8x8(hi), m);
-        v[3] = _mm256_fmadd_ps(d, u8x8(_mm_srli_si128(hi, 8)), m);
-    }
-};
-
 template <bool kHasMin>
 inline void load_q5(const uint8_t* b, __m256 v[4]) {
     const __m256 d = _mm256_set1_ps(h2f(b));
@@ -238,6 +203,125 @@ void matmul(const float* x, int64_t T, int64_t K, const uint8_t* w, int64_t N, f
     });
 }
 
+// Q4_0, Q4_1 and Q8_0 (the legacy 32-blocks; the default model's types) take a faster route: each
+// block contributes d * sum(q * x) + m * sum(x), so the per-element work is only expanding the
+// integers q and one FMA with x; d and m are applied once per block. Q4 nibbles are expanded by
+// shifting a broadcast 32-bit word (no shuffles), which yields them in the order lo0 hi0 lo1 hi1 ...
+// (elements 0 16 1 17 ...); x is permuted once per call to match.
+struct FactQ4_0 {
+    static constexpr int kBytes = 18;
+    static constexpr bool kNibbles = true;
+    static void scales(const uint8_t* b, float& d, float& m) {
+        d = h2f(b);
+        m = -8.0f * d;  // d * (q - 8) = d * q - 8d
+    }
+    static const uint8_t* quants(const uint8_t* b) { return b + 2; }
+};
+struct FactQ4_1 {
+    static constexpr int kBytes = 20;
+    static constexpr bool kNibbles = true;
+    static void scales(const uint8_t* b, float& d, float& m) {
+        d = h2f(b);
+        m = h2f(b + 2);
+    }
+    static const uint8_t* quants(const uint8_t* b) { return b + 4; }
+};
+struct FactQ8_0 {
+    static constexpr int kBytes = 34;
+    static constexpr bool kNibbles = false;
+    static void scales(const uint8_t* b, float& d, float& m) {
+        d = h2f(b);
+        m = 0.0f;
+    }
+    static const uint8_t* quants(const uint8_t* b) { return b + 2; }
+};
+
+template <class Q>
+inline void expand_ints(const uint8_t* qs, __m256 q[4]) {
+    if constexpr (Q::kNibbles) {
+        const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
+        const __m256i mask = _mm256_set1_epi32(0x0f);
+        for (int g = 0; g < 4; ++g) {
+            int32_t word;
+            std::memcpy(&word, qs + 4 * g, 4);
+            q[g] = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(word), shifts), mask));
+        }
+    } else {
+        for (int g = 0; g < 4; ++g) q[g] = i8x8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs + 8 * g)));
+    }
+}
+
+template <class Q, int G>
+void row_dot_fact(const uint8_t* row, const float* xp, const float* xs, int64_t K, int64_t t0, int64_t n, int64_t N,
+                  float* out) {
+    const int64_t nb = K / 32;
+    __m256 acc[G];
+    float macc[G];
+    for (int g = 0; g < G; ++g) {
+        acc[g] = _mm256_setzero_ps();
+        macc[g] = 0.0f;
+    }
+    for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = row + b * Q::kBytes;
+        __m256 q[4];
+        expand_ints<Q>(Q::quants(blk), q);
+        float d, m;
+        Q::scales(blk, d, m);
+        const __m256 dv = _mm256_set1_ps(d);
+        for (int g = 0; g < G; ++g) {
+            const float* xt = xp + (t0 + g) * K + 32 * b;
+            __m256 sum = _mm256_mul_ps(q[0], _mm256_loadu_ps(xt));
+            sum = _mm256_fmadd_ps(q[1], _mm256_loadu_ps(xt + 8), sum);
+            sum = _mm256_fmadd_ps(q[2], _mm256_loadu_ps(xt + 16), sum);
+            sum = _mm256_fmadd_ps(q[3], _mm256_loadu_ps(xt + 24), sum);
+            acc[g] = _mm256_fmadd_ps(dv, sum, acc[g]);
+            if (m != 0.0f) macc[g] += m * xs[(t0 + g) * nb + b];
+        }
+    }
+    for (int g = 0; g < G; ++g) out[(t0 + g) * N + n] = hsum(acc[g]) + macc[g];
+}
+
+template <class Q>
+void matmul_fact(const float* x, int64_t T, int64_t K, const uint8_t* w, int64_t N, float* out) {
+    const int64_t nb = K / 32, row_bytes = nb * Q::kBytes;
+    // Per-block sums of x (for the m term) and, for nibble types, x in the expansion's lane order.
+    std::vector<float> xs(T * nb), xperm;
+    for (int64_t t = 0; t < T; ++t) {
+        for (int64_t b = 0; b < nb; ++b) {
+            float s = 0;
+            for (int j = 0; j < 32; ++j) s += x[t * K + 32 * b + j];
+            xs[t * nb + b] = s;
+        }
+    }
+    const float* xp = x;
+    if constexpr (Q::kNibbles) {
+        xperm.resize(T * K);
+        for (int64_t i = 0; i < T * nb; ++i) {
+            const float* src = x + 32 * i;
+            float* dst = xperm.data() + 32 * i;
+            for (int j = 0; j < 16; ++j) {  // byte j of qs holds elements j (low) and j + 16 (high)
+                dst[2 * j] = src[j];
+                dst[2 * j + 1] = src[j + 16];
+            }
+        }
+        xp = xperm.data();
+    }
+    parallel_for(N, 16, [&](int64_t n0, int64_t n1) {
+        for (int64_t t0 = 0; t0 < T; t0 += 4) {
+            const int64_t g = std::min<int64_t>(4, T - t0);
+            for (int64_t n = n0; n < n1; ++n) {
+                const uint8_t* row = w + n * row_bytes;
+                switch (g) {
+                    case 4: row_dot_fact<Q, 4>(row, xp, xs.data(), K, t0, n, N, out); break;
+                    case 3: row_dot_fact<Q, 3>(row, xp, xs.data(), K, t0, n, N, out); break;
+                    case 2: row_dot_fact<Q, 2>(row, xp, xs.data(), K, t0, n, N, out); break;
+                    default: row_dot_fact<Q, 1>(row, xp, xs.data(), K, t0, n, N, out); break;
+                }
+            }
+        }
+    });
+}
+
 }  // namespace
 
 void quant_matmul(const float* x, int64_t num_tokens, int64_t in_features, const Tensor& w, float* out) {
@@ -250,9 +334,9 @@ void quant_matmul(const float* x, int64_t num_tokens, int64_t in_features, const
     const auto* wp = w.data<uint8_t>();
     const int64_t N = w.dim(0), T = num_tokens, K = in_features;
     switch (w.dtype()) {
-        case DType::kQ8_0: matmul<Q8_0>(x, T, K, wp, N, out); return;
-        case DType::kQ4_0: matmul<Q4_0>(x, T, K, wp, N, out); return;
-        case DType::kQ4_1: matmul<Q4_1>(x, T, K, wp, N, out); return;
+        case DType::kQ8_0: matmul_fact<FactQ8_0>(x, T, K, wp, N, out); return;
+        case DType::kQ4_0: matmul_fact<FactQ4_0>(x, T, K, wp, N, out); return;
+        case DType::kQ4_1: matmul_fact<FactQ4_1>(x, T, K, wp, N, out); return;
         case DType::kQ5_0: matmul<Q5_0>(x, T, K, wp, N, out); return;
         case DType::kQ5_1: matmul<Q5_1>(x, T, K, wp, N, out); return;
         case DType::kQ4_K: matmul<Q4_K>(x, T, K, wp, N, out); return;
