@@ -71,7 +71,9 @@ std::map<std::string, std::vector<int32_t>> run(const std::vector<Spec>& specs, 
     });
     int waited = 0;
     for (const Spec& s : specs) {
-        if (s.after.empty()) EXPECT_TRUE(engine->add_request(s.request, cb).is_ok());
+        if (s.after.empty()) {
+            EXPECT_TRUE(engine->add_request(s.request, cb).is_ok());
+        }
         ++waited;
     }
     EXPECT_TRUE(col.wait(waited)) << "engine did not finish";
@@ -130,7 +132,9 @@ TEST(EngineBatchInvariance, RandomMixesEqualRunsAlone) {
                 EXPECT_EQ(mixed[s.request.id], alone[s.request.id]) << v.name << ", seed " << seed << ", " << s.request.id;
                 EXPECT_EQ(int(mixed[s.request.id].size()), s.request.max_new_tokens);
             }
-            if (v.expect_preemption) EXPECT_GT(stats.num_preemptions, 0) << v.name;
+            if (v.expect_preemption) {
+                EXPECT_GT(stats.num_preemptions, 0) << v.name;
+            }
             EXPECT_EQ(stats.num_free_kv_blocks, stats.num_kv_blocks) << v.name;
         }
     }

@@ -189,7 +189,9 @@ TEST(EngineStories, BeamSearchMatchesTransformers) {
                 EXPECT_NEAR(res[i].score, c["outputs"][i]["score"].get<double>(), 1e-4);
                 EXPECT_EQ(res[i].text, c["outputs"][i]["text"].get<std::string>());
             }
-            if (v.with_other) EXPECT_EQ(col.results()["other"][0].ids, head(other.greedy_ids, 40));
+            if (v.with_other) {
+                EXPECT_EQ(col.results()["other"][0].ids, head(other.greedy_ids, 40));
+            }
             engine->shutdown(true);
             EXPECT_EQ(engine->stats().num_free_kv_blocks, engine->stats().num_kv_blocks);
             if (v.with_other) preemptions[v.mode == PreemptionMode::kSwap] += engine->stats().num_preemptions;
