@@ -87,7 +87,7 @@ private:
             const int32_t n = static_cast<int32_t>(syms.size());
             syms.push_back(Symbol{id, n - 1, n + 1, true});
         };
-        std::optional<int32_t> unk;  // pending (possibly fused) unknown
+        int32_t unk = -1;  // pending (possibly fused) unknown id, or -1
         std::string buf;
         size_t i = 0;
         while (i < w.size()) {
@@ -103,7 +103,7 @@ private:
                 s = buf;
             }
             if (auto id = find(s)) {
-                if (unk) { add(*unk); unk.reset(); }
+                if (unk >= 0) { add(unk); unk = -1; }
                 add(*id);
                 continue;
             }
@@ -111,7 +111,7 @@ private:
                 bool all = true;
                 const size_t mark = syms.size();
                 for (char c : s) {
-                    auto id = find(byte_token(static_cast<unsigned char>(c)));
+                    auto id = find(byte_fallback_token(static_cast<unsigned char>(c)));
                     if (!id) { all = false; break; }
                     add(*id);
                 }
@@ -119,11 +119,11 @@ private:
                 syms.resize(mark);
             }
             if (unk_id_) {
-                if (unk && !fuse_unk_) add(*unk);
+                if (unk >= 0 && !fuse_unk_) add(unk);
                 unk = *unk_id_;
             }
         }
-        if (unk) add(*unk);
+        if (unk >= 0) add(unk);
         if (syms.empty()) return Status::ok();
         syms.back().next = -1;
 
@@ -167,13 +167,6 @@ private:
 
     static uint64_t key(int32_t a, int32_t b) {
         return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
-    }
-    static std::string byte_token(unsigned char b) {
-        static const char* hex = "0123456789ABCDEF";
-        std::string s = "<0x00>";
-        s[3] = hex[b >> 4];
-        s[4] = hex[b & 15];
-        return s;
     }
 
     TokenTable vocab_;

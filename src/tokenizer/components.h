@@ -65,11 +65,13 @@ public:
 Result<std::unique_ptr<Normalizer>> make_normalizer(const json& j);
 Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const json& j);
 Result<std::unique_ptr<Model>> make_model(const json& j);
-// `token_id` resolves token strings named by Roberta/Bert processors.
 Result<std::unique_ptr<PostProcessor>> make_post_processor(const json& j);
 Result<std::unique_ptr<Decoder>> make_decoder(const json& j);
 // [bos] $A [eos]: what transformers rebuilds for Llama-style tokenizers from add_bos/eos_token.
 std::unique_ptr<PostProcessor> make_bos_eos_processor(std::optional<int32_t> bos, std::optional<int32_t> eos);
+
+// "<0xAB>": the vocabulary entry byte_fallback uses for a byte.
+std::string byte_fallback_token(unsigned char b);
 
 // WordPiece's decoder cleanup (" ." -> "." etc.), shared with the CTC decoder.
 std::string wordpiece_cleanup(std::string s);

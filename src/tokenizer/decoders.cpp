@@ -55,16 +55,7 @@ public:
     ReplaceDecoder(std::string lit, std::shared_ptr<const Regex> re, std::string content)
         : lit_(std::move(lit)), re_(std::move(re)), content_(std::move(content)) {}
     void decode_chain(std::vector<std::string>& tokens) const override {
-        std::vector<std::pair<size_t, size_t>> m;
-        for (std::string& t : tokens) {
-            if (!re_) { t = replace_all(t, lit_, content_); continue; }
-            re_->find_all(t, m);
-            std::string out;
-            size_t prev = 0;
-            for (auto [a, b] : m) { out.append(t, prev, a - prev); out += content_; prev = b; }
-            out.append(t, prev, std::string::npos);
-            t = std::move(out);
-        }
+        for (std::string& t : tokens) t = re_ ? re_->replace_all(t, content_) : replace_all(t, lit_, content_);
     }
 private:
     std::string lit_;
@@ -150,7 +141,7 @@ public:
             std::string& t = tokens[i];
             if (i != 0) {
                 if (t.compare(0, prefix_.size(), prefix_) == 0) t.erase(0, prefix_.size());
-                else t.insert(0, " ");
+                else t = " " + t;
             }
             if (cleanup_) t = wordpiece_cleanup(std::move(t));
         }

@@ -9,6 +9,14 @@ namespace kite::tok {
 Result<std::unique_ptr<Model>> make_bpe_model(const json& j);
 Result<std::unique_ptr<Model>> make_unigram_model(const json& j);
 
+std::string byte_fallback_token(unsigned char b) {
+    static const char* hex = "0123456789ABCDEF";
+    std::string s = "<0x00>";
+    s[3] = hex[b >> 4];
+    s[4] = hex[b & 15];
+    return s;
+}
+
 namespace {
 
 // Shared by WordPiece and WordLevel: vocab object {token: id} and its reverse.

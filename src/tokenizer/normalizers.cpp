@@ -70,19 +70,7 @@ public:
     ReplaceNormalizer(std::string literal, std::shared_ptr<const Regex> re, std::string content)
         : literal_(std::move(literal)), re_(std::move(re)), content_(std::move(content)) {}
     void normalize(std::string& s) const override {
-        if (!re_) { s = replace_all(s, literal_, content_); return; }
-        std::vector<std::pair<size_t, size_t>> m;
-        re_->find_all(s, m);
-        if (m.empty()) return;
-        std::string out;
-        size_t prev = 0;
-        for (auto [a, b] : m) {
-            out.append(s, prev, a - prev);
-            out += content_;
-            prev = b;
-        }
-        out.append(s, prev, std::string::npos);
-        s = std::move(out);
+        s = re_ ? re_->replace_all(s, content_) : replace_all(s, literal_, content_);
     }
 private:
     std::string literal_;

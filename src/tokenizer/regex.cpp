@@ -132,6 +132,21 @@ void Regex::find_all(std::string_view s, std::vector<std::pair<size_t, size_t>>&
     }
 }
 
+std::string Regex::replace_all(std::string_view s, std::string_view content) const {
+    std::vector<std::pair<size_t, size_t>> m;
+    find_all(s, m);
+    std::string out;
+    out.reserve(s.size());
+    size_t prev = 0;
+    for (auto [a, b] : m) {
+        out.append(s.substr(prev, a - prev));
+        out.append(content);
+        prev = b;
+    }
+    out.append(s.substr(prev));
+    return out;
+}
+
 size_t Regex::utf8_char_len(std::string_view s, size_t i) {
     const unsigned char b = static_cast<unsigned char>(s[i]);
     size_t n = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 1;

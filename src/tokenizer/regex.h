@@ -22,6 +22,8 @@ public:
     // Byte ranges [start, end) of successive leftmost matches; empty matches are skipped.
     // `s` must be valid UTF-8.
     void find_all(std::string_view s, std::vector<std::pair<size_t, size_t>>& out) const;
+    // Every match replaced by `content` (Replace normalizer and decoder).
+    std::string replace_all(std::string_view s, std::string_view content) const;
 
 private:
     Regex() = default;

@@ -70,12 +70,7 @@ public:
             if (byte_fallback_) {
                 std::vector<int32_t> bytes;
                 for (char c : piece) {
-                    static const char* hex = "0123456789ABCDEF";
-                    const unsigned char b = static_cast<unsigned char>(c);
-                    std::string t = "<0x00>";
-                    t[3] = hex[b >> 4];
-                    t[4] = hex[b & 15];
-                    auto bt = vocab_.find(t);
+                    auto bt = vocab_.find(byte_fallback_token(static_cast<unsigned char>(c)));
                     if (!bt) { bytes.clear(); break; }
                     bytes.push_back(*bt);
                 }
