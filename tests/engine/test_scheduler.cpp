@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <numeric>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -263,6 +264,66 @@ TEST(Scheduler, PrefixHitStartsWithComputedTokens) {
     EXPECT_EQ(b.seqs[0].num_new_tokens, 2);  // tokens 8 and 9
     ASSERT_NE(h.done("B"), nullptr);
     EXPECT_EQ(h.done("B")->num_cached_tokens, 8);
+}
+
+TEST(Scheduler, RandomWorkloadsNeverLeakBlocks) {
+    // Random pools, budgets, policies and preemption modes; requests arrive and are removed at
+    // random steps. Invariants: a request is never scheduled past its known tokens, a finished
+    // request has exactly max_new_tokens outputs unless it could never fit, and in the end every
+    // block is free.
+    std::mt19937 gen(123);
+    auto uni = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(gen); };
+    int64_t preemptions[2] = {0, 0}, unfittable = 0;
+    for (int round = 0; round < 200; ++round) {
+        const auto mode = uni(0, 1) ? PreemptionMode::kSwap : PreemptionMode::kRecompute;
+        const auto policy = static_cast<SchedulingPolicy>(uni(0, 2));
+        const int blocks = uni(2, 12);
+        Harness h(blocks, config(uni(1, 20), uni(1, 5), mode, policy));
+        int added = 0, removed = 0;
+        for (int step = 0; step < 300 && (added < 8 || h.sched.has_work()); ++step) {
+            if (added < 8 && uni(0, 2) == 0) {
+                h.add("r" + std::to_string(added), uni(1, 4 * blocks), uni(0, 400), uni(1, 12), uni(0, 3));
+                ++added;
+            }
+            if (uni(0, 15) == 0 && added > 0) {
+                if (h.sched.remove("r" + std::to_string(uni(0, added - 1)))) ++removed;
+            }
+            ScheduledBatch b = h.sched.schedule();
+            for (const ScheduledSeq& e : b.seqs) {
+                const Sequence& s = e.request->seqs[e.seq];
+                ASSERT_GT(e.num_new_tokens, 0);
+                ASSERT_LE(s.num_computed_tokens + e.num_new_tokens, s.num_tokens());
+                ASSERT_LE(h.kv.blocks_for_tokens(s.num_computed_tokens + e.num_new_tokens),
+                          int(h.kv.block_table(s.id).size()));
+            }
+            ASSERT_LE(b.num_tokens, h.sched.config().max_num_batched_tokens);
+            h.sched.on_computed(b);
+            for (const ScheduledSeq& e : b.seqs) {
+                if (!e.sample) continue;
+                Sequence& s = e.request->seqs[e.seq];
+                s.tokens.push_back(h.next_token++);
+                if (s.num_output_tokens() >= e.request->params.max_new_tokens) {
+                    s.finished = true;
+                    s.finish_reason = FinishReason::kLength;
+                }
+            }
+            for (auto& r : h.sched.take_finished()) h.finished.push_back(std::move(r));
+        }
+        ASSERT_FALSE(h.sched.has_work()) << "round " << round << " did not finish";
+        EXPECT_EQ(int(h.finished.size()) + removed, added);
+        for (const auto& r : h.finished) {
+            const Sequence& s = r->seqs[0];
+            if (s.stop_reason != "kv_cache_full") EXPECT_EQ(s.num_output_tokens(), r->params.max_new_tokens);
+            else EXPECT_GT(s.num_tokens() + 1, blocks * 4) << "ended early though it fit";
+            unfittable += s.stop_reason == "kv_cache_full";
+        }
+        EXPECT_EQ(h.kv.num_free_blocks(), blocks) << "round " << round;
+        preemptions[mode == PreemptionMode::kSwap] += h.sched.num_preemptions();
+    }
+    // The workloads do exercise both preemption modes and the never-fits path.
+    EXPECT_GT(preemptions[0], 0);
+    EXPECT_GT(preemptions[1], 0);
+    EXPECT_GT(unfittable, 0);
 }
 
 }  // namespace kite
