@@ -60,6 +60,18 @@ void OutputProcessor::fork_samples(Request& r) {
     r.forked = true;
 }
 
+// The text still held when a sequence ends: the decoder's tail, passed through the stop matcher
+// (which may still cut it) and then the matcher's own held-back text. Nothing after a stop string.
+std::string OutputProcessor::final_text(Sequence& s, bool stop_checks_on) {
+    if (!s.decoder || (s.stop_matcher && s.stop_matcher->stopped())) return "";
+    std::string tail = s.decoder->flush();
+    if (s.stop_matcher && stop_checks_on) {
+        tail = s.stop_matcher->feed(tail);
+        if (!s.stop_matcher->stopped()) tail += s.stop_matcher->flush();
+    }
+    return tail;
+}
+
 void OutputProcessor::append(Request& r, Sequence& s, const TokenLogprob& t) {
     const GenerationRequest& p = r.params;
     s.tokens.push_back(t.token);
@@ -98,15 +110,7 @@ void OutputProcessor::append(Request& r, Sequence& s, const TokenLogprob& t) {
     }
     if (s.finish_reason != FinishReason::kNone) {
         s.finished = true;
-        const bool by_stop_string = s.stop_matcher && s.stop_matcher->stopped();
-        if (s.decoder && !by_stop_string) {
-            std::string tail = s.decoder->flush();
-            if (s.stop_matcher && checks_on) {
-                tail = s.stop_matcher->feed(tail);
-                if (!s.stop_matcher->stopped()) tail += s.stop_matcher->flush();
-            }
-            text += tail;
-        }
+        text += final_text(s, checks_on);
         r.timings.finish_s = now();
         o.timings = r.timings;
         o.finished = true;
@@ -256,11 +260,8 @@ void OutputProcessor::finish(Request& r, FinishReason reason, const Status& erro
         s.finished = true;
         if (s.finish_reason == FinishReason::kNone) s.finish_reason = reason;
         RequestOutput o = base_output(r, s);
-        if (s.decoder && s.finish_reason != FinishReason::kAbort && s.finish_reason != FinishReason::kError) {
-            std::string tail = s.decoder->flush();
-            if (s.stop_matcher && !s.stop_matcher->stopped()) tail = s.stop_matcher->feed(tail) + s.stop_matcher->flush();
-            if (r.params.stream_text) o.text_delta = std::move(tail);
-        }
+        if (s.finish_reason != FinishReason::kAbort && s.finish_reason != FinishReason::kError && r.params.stream_text)
+            o.text_delta = final_text(s, s.num_output_tokens() >= r.params.min_new_tokens);
         r.timings.finish_s = now();
         o.timings = r.timings;
         o.finished = true;

@@ -31,6 +31,7 @@ public:
 private:
     void fork_samples(Request& r);
     void append(Request& r, Sequence& s, const TokenLogprob& t);
+    static std::string final_text(Sequence& s, bool stop_checks_on);
     void beam_step(Request& r);
     void finish_beams(Request& r, FinishReason reason);
     RequestOutput base_output(const Request& r, const Sequence& s) const;

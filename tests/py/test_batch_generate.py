@@ -147,7 +147,8 @@ def test_request_that_can_never_fit_is_rejected(tmp_path):
 
 def test_bad_flags(tmp_path):
     for flags, needle in ((["--policy", "lifo"], "--policy"), (["--preemption-mode", "drop"], "--preemption-mode"),
-                          (["--kv-cache-mem-mb", "4", "--num-kv-blocks", "9"], "at most one")):
+                          (["--kv-cache-mem-mb", "4", "--num-kv-blocks", "9"], "at most one"),
+                          (["--kv-cache-mem-fraction", "2"], "--kv-cache-mem-fraction")):
         proc, _ = run_batch(tmp_path, [{"id": "a", "prompt_ids": [1, 2]}], *flags)
         assert proc.returncode != 0 and needle in proc.stderr, proc.stderr
 
