@@ -116,10 +116,10 @@ Scheduler::Booking Scheduler::swap_in(Request& r, int& budget, ScheduledBatch& o
     return Booking::kOk;
 }
 
-void Scheduler::preempt(std::unique_ptr<Request> r, ScheduledBatch& out) {
+void Scheduler::preempt(std::unique_ptr<Request> r, ScheduledBatch& out, bool allow_swap) {
     ++num_preemptions_;
     ++r->num_preemptions;
-    bool swap = config_.preemption_mode == PreemptionMode::kSwap;
+    bool swap = allow_swap && config_.preemption_mode == PreemptionMode::kSwap;
     if (swap) {
         swap = false;
         for (const Sequence& s : r->seqs) swap = swap || (!s.finished && s.num_computed_tokens > 0);
@@ -144,6 +144,30 @@ void Scheduler::preempt(std::unique_ptr<Request> r, ScheduledBatch& out) {
         r->state = RequestState::kWaiting;
         waiting_.push_back(std::move(r));
     }
+}
+
+bool Scheduler::preempt_for(const Request& r, int& budget, ScheduledBatch& out) {
+    if (running_.empty()) return false;
+    size_t worst = 0;
+    for (size_t i = 1; i < running_.size(); ++i) {
+        if (serves_before(config_.policy, *running_[worst], *running_[i])) worst = i;
+    }
+    if (!serves_before(config_.policy, r, *running_[worst])) return false;
+    std::unique_ptr<Request> victim = std::move(running_[worst]);
+    running_.erase(running_.begin() + long(worst));
+    // Its tokens of this step, if any, are taken back. Its K/V is then recomputed rather than
+    // swapped: a copy-on-write it booked this step has not happened yet, so its blocks may not
+    // hold what a swap would save.
+    bool was_scheduled = false;
+    std::erase_if(out.seqs, [&](const ScheduledSeq& e) {
+        if (e.request != victim.get()) return false;
+        out.num_tokens -= e.num_new_tokens;
+        budget += e.num_new_tokens;
+        was_scheduled = true;
+        return true;
+    });
+    preempt(std::move(victim), out, !was_scheduled);
+    return true;
 }
 
 void Scheduler::finish_unfittable(Request& r) {
@@ -197,7 +221,7 @@ ScheduledBatch Scheduler::schedule() {
             std::unique_ptr<Request> victim = std::move(running_.back());
             running_.pop_back();
             const bool self = victim.get() == &r;
-            preempt(std::move(victim), out);
+            preempt(std::move(victim), out, true);
             preempted = true;
             if (self) break;
             b = book(r, budget, out);
@@ -236,7 +260,14 @@ ScheduledBatch Scheduler::schedule() {
         while (!waiting_.empty() && budget > 0) {
             Request& r = *waiting_.front();
             if (!running_.empty() && occupancy() + r.width() > config_.max_num_seqs) break;
-            const Booking b = book(r, budget, out);
+            Booking b = book(r, budget, out);
+            // Priority: a more urgent request takes the blocks of the least urgent running one.
+            bool displaced = false;
+            while (b == Booking::kNoBlocks && config_.policy == SchedulingPolicy::kPriority &&
+                   preempt_for(r, budget, out)) {
+                displaced = true;
+                b = book(r, budget, out);
+            }
             if (b == Booking::kNoBlocks && running_.empty() && out.seqs.empty()) {
                 finish_unfittable(r);
                 done_.push_back(std::move(waiting_.front()));
@@ -247,6 +278,7 @@ ScheduledBatch Scheduler::schedule() {
             r.state = RequestState::kRunning;
             running_.push_back(std::move(waiting_.front()));
             waiting_.erase(waiting_.begin());
+            if (displaced) break;  // the displaced request waits at least one step
         }
     }
     return out;

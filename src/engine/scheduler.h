@@ -82,7 +82,9 @@ private:
     Booking book(Request& r, int& budget, ScheduledBatch& out);
     // A swapped request's blocks come back (all sequences or none), plus tokens within budget.
     Booking swap_in(Request& r, int& budget, ScheduledBatch& out);
-    void preempt(std::unique_ptr<Request> r, ScheduledBatch& out);
+    void preempt(std::unique_ptr<Request> r, ScheduledBatch& out, bool allow_swap);
+    // Priority policy: preempts the running request served last if `r` comes before it.
+    bool preempt_for(const Request& r, int& budget, ScheduledBatch& out);
     // Ends a request that cannot fit in the whole KV pool even alone.
     void finish_unfittable(Request& r);
     int occupancy() const;

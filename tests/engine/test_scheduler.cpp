@@ -206,6 +206,38 @@ TEST(Scheduler, PriorityPolicyServesSmallerPriorityFirst) {
     }
 }
 
+TEST(Scheduler, PriorityPreemptsALessUrgentRunningRequest) {
+    for (SchedulingPolicy policy : {SchedulingPolicy::kFcfs, SchedulingPolicy::kPriority}) {
+        Harness h(4, config(100, 4, PreemptionMode::kSwap, policy));
+        h.add("A", 14, 0, 3, /*priority=*/5);
+        h.step();  // A's prompt fills all 4 blocks
+        EXPECT_EQ(h.kv.num_free_blocks(), 0);
+        h.add("B", 5, 100, 2, /*priority=*/0);
+        ScheduledBatch b = h.step();
+        if (policy == SchedulingPolicy::kFcfs) {
+            // B waits for A.
+            ASSERT_EQ(b.seqs.size(), 1u);
+            EXPECT_EQ(b.seqs[0].request->params.id, "A");
+            EXPECT_EQ(h.sched.num_preemptions(), 0);
+        } else {
+            // A was already scheduled this step: its token is taken back and it is recomputed later
+            // (not swapped); B gets 2 of the 4 blocks.
+            ASSERT_EQ(b.seqs.size(), 1u);
+            EXPECT_EQ(b.seqs[0].request->params.id, "B");
+            EXPECT_EQ(b.num_tokens, 5);
+            EXPECT_TRUE(b.swap_out.empty());
+            EXPECT_EQ(h.sched.num_preemptions(), 1);
+            EXPECT_EQ(h.kv.num_free_blocks(), 2);
+        }
+        h.run_to_end();
+        ASSERT_NE(h.done("A"), nullptr);
+        ASSERT_NE(h.done("B"), nullptr);
+        EXPECT_EQ(h.done("A")->seqs[0].num_output_tokens(), 3);
+        EXPECT_EQ(h.done("B")->seqs[0].num_output_tokens(), 2);
+        EXPECT_EQ(h.kv.num_free_blocks(), 4);
+    }
+}
+
 TEST(Scheduler, StaticBatchAdmitsNothingUntilTheBatchFinishes) {
     for (SchedulingPolicy policy : {SchedulingPolicy::kFcfs, SchedulingPolicy::kStatic}) {
         Harness h(16, config(100, 2, PreemptionMode::kRecompute, policy));
