@@ -8,6 +8,7 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "model/gguf_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace kite::cli {
@@ -66,7 +67,7 @@ json detokenize_line(const Tokenizer& tok, const std::string& line) {
 int run(const char* command, const char* usage, int argc, char** argv,
         json (*per_line)(const Tokenizer&, const std::string&)) {
     Flags flags(command, usage);
-    flags.add("model", "PATH", "model folder or tokenizer.json file", "TOKENIZER_PATH");
+    flags.add("model", "PATH", "model folder, tokenizer.json or .gguf file", "TOKENIZER_PATH");
     flags.add_switch("jsonl", "read JSON lines on stdin, write one JSON line each (the only mode)");
     auto parsed = flags.parse(argc, argv);
     if (!parsed.ok()) return fail(command, parsed.status());
@@ -74,7 +75,9 @@ int run(const char* command, const char* usage, int argc, char** argv,
     const auto model = flags.get("model");
     if (!model) return fail(command, invalid_argument("--model PATH is required"));
     if (!flags.get_switch("jsonl")) return fail(command, invalid_argument("--jsonl is required (the only mode)"));
-    auto tok = load_tokenizer_any(*model);
+    // Folders and tokenizer.json files go to load_tokenizer_any; .gguf files (and folders holding
+    // one) are built from GGUF metadata by the model module.
+    auto tok = load_model_tokenizer(*model);
     if (!tok.ok()) return fail(command, tok.status());
     std::ios::sync_with_stdio(false);
     for (std::string line; std::getline(std::cin, line);) {
