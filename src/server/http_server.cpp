@@ -100,7 +100,7 @@ public:
         out += "Content-Length: " + std::to_string(r.body.size()) + "\r\n";
         for (const auto& [k, v] : r.headers) out += k + ": " + v + "\r\n";
         out += keep_alive_ ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
-        out += r.body;
+        if (!head_request_) out += r.body;  // a HEAD answer has the headers of the GET, no body
         ex->ended = true;
         enqueue(std::move(out));
     }
@@ -156,6 +156,7 @@ private:
             // The stream is out of sync after a parse error: answer and close.
             keep_alive_ = false;
             unread_input_ = true;
+            head_request_ = false;
             const bool too_big = ec == http::error::body_limit || ec == http::error::header_limit ||
                                  ec == http::error::buffer_overflow;
             const int status = too_big ? 413 : 400;
@@ -186,6 +187,7 @@ private:
         req.received_s = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
         keep_alive_ = msg.keep_alive();
         http_11_ = msg.version() >= 11;
+        head_request_ = msg.method() == http::verb::head;
         begin_exchange();
         watch();
         server_->handler(req, current_);
@@ -295,7 +297,7 @@ private:
     std::shared_ptr<SessionExchange> current_;
     std::string pending_, inflight_;
     bool writing_ = false, watching_ = false, closed_ = false;
-    bool keep_alive_ = true, http_11_ = true, streaming_ = false, chunked_ = false, unread_input_ = false;
+    bool keep_alive_ = true, http_11_ = true, streaming_ = false, chunked_ = false, unread_input_ = false, head_request_ = false;
     static constexpr size_t kDiscardBytes = 16384;
     std::unique_ptr<char[]> discard_;
     size_t lingered_ = 0;

@@ -88,6 +88,13 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
     c.clear();
     c.send("GET /b HTTP/1.1\r\nHost: t\r\n\r\n");
     EXPECT_NE(c.read_until("GET /b ").find("GET /b "), std::string::npos);
+    // HEAD: the headers of the answer, no body; the next response follows directly.
+    c.clear();
+    c.send("HEAD /c HTTP/1.1\r\nHost: t\r\n\r\nGET /d HTTP/1.1\r\nHost: t\r\n\r\n");
+    std::string r = c.read_until("GET /d ");
+    EXPECT_EQ(r.find("HEAD /c"), std::string::npos);
+    EXPECT_EQ(r.rfind("HTTP/1.1 200 OK\r\n", 0), 0u);
+    EXPECT_NE(r.find("\r\n\r\nHTTP/1.1 200 OK\r\n"), std::string::npos);
 }
 
 TEST_F(HttpServerTest, StreamsChunkedEvents) {
