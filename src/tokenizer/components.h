@@ -76,6 +76,24 @@ std::string byte_fallback_token(unsigned char b);
 // WordPiece's decoder cleanup (" ." -> "." etc.), shared with the CTC decoder.
 std::string wordpiece_cleanup(std::string s);
 
+// Bounds how deep Sequence stages nest: a hostile file could otherwise nest them until building
+// (or running) the stage overflows the stack. One guard per Sequence level being built.
+class NestingGuard {
+public:
+    static constexpr int kMaxDepth = 32;
+    NestingGuard() { ++depth(); }
+    ~NestingGuard() { --depth(); }
+    NestingGuard(const NestingGuard&) = delete;
+    NestingGuard& operator=(const NestingGuard&) = delete;
+    bool too_deep() const { return depth() > kMaxDepth; }
+
+private:
+    static int& depth() {
+        thread_local int d = 0;
+        return d;
+    }
+};
+
 // JSON helpers that report "<where>: field 'x' ..." instead of throwing.
 Result<std::string> get_string(const json& j, const char* key, const std::string& where);
 std::string get_string_or(const json& j, const char* key, const std::string& fallback);

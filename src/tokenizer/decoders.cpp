@@ -311,6 +311,8 @@ Result<std::unique_ptr<PostProcessor>> make_post_processor(const json& j) {
         return make_bos_eos_processor(cls, sep);
     }
     if (type == "Sequence") {
+        NestingGuard guard;
+        if (guard.too_deep()) return invalid_argument(where + ": Sequence nested more than 32 deep");
         auto it = j.find("processors");
         if (it == j.end() || !it->is_array()) return invalid_argument(where + ": field 'processors' must be an array");
         std::vector<P> seq;
@@ -367,6 +369,8 @@ Result<std::unique_ptr<Decoder>> make_decoder(const json& j) {
                                   get_bool_or(j, "cleanup", true)));
     }
     if (type == "Sequence") {
+        NestingGuard guard;
+        if (guard.too_deep()) return invalid_argument(where + ": Sequence nested more than 32 deep");
         auto it = j.find("decoders");
         if (it == j.end() || !it->is_array()) return invalid_argument(where + ": field 'decoders' must be an array");
         std::vector<Ptr> seq;

@@ -215,6 +215,8 @@ Result<std::unique_ptr<Normalizer>> make_normalizer(const json& j) {
     }
     if (type == "Precompiled") return make_precompiled_normalizer(j);
     if (type == "Sequence") {
+        NestingGuard guard;
+        if (guard.too_deep()) return invalid_argument(where + ": Sequence nested more than 32 deep");
         auto it = j.find("normalizers");
         if (it == j.end() || !it->is_array()) return invalid_argument(where + ": field 'normalizers' must be an array");
         std::vector<std::unique_ptr<Normalizer>> seq;

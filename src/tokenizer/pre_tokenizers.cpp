@@ -309,6 +309,8 @@ Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const json& j) {
         return Ptr(new CharSplit([cp](uint32_t c) { return c == cp; }, Behavior::kRemoved));
     }
     if (type == "Sequence") {
+        NestingGuard guard;
+        if (guard.too_deep()) return invalid_argument(where + ": Sequence nested more than 32 deep");
         auto it = j.find("pretokenizers");
         if (it == j.end() || !it->is_array()) return invalid_argument(where + ": field 'pretokenizers' must be an array");
         std::vector<Ptr> seq;

@@ -169,10 +169,16 @@ static Result<json> read_config(const std::filesystem::path& dir) {
                 if ((!cfg.contains(k) || cfg[k].is_null()) && m.contains(k)) cfg[k] = m[k];
         }
     }
+    // Newer transformers keep the template beside the config: chat_template.jinja or .json.
     if ((!cfg.contains("chat_template") || cfg["chat_template"].is_null()) &&
         std::filesystem::exists(dir / "chat_template.jinja")) {
         KITE_ASSIGN_OR_RETURN(std::string t, tok::read_file((dir / "chat_template.jinja").string()));
         cfg["chat_template"] = t;
+    }
+    if ((!cfg.contains("chat_template") || cfg["chat_template"].is_null()) &&
+        std::filesystem::exists(dir / "chat_template.json")) {
+        KITE_ASSIGN_OR_RETURN(json t, tok::read_json((dir / "chat_template.json").string()));
+        if (t.is_object() && t.contains("chat_template")) cfg["chat_template"] = t["chat_template"];
     }
     return cfg;
 }

@@ -138,6 +138,16 @@ std::string normalize_form(std::string_view s, NormForm form) {
     bool ascii = true;
     for (char c : s) if (static_cast<unsigned char>(c) >= 0x80) { ascii = false; break; }
     if (ascii) return std::string(s);  // ASCII is invariant under every form
+    if (form == NormForm::kNfc) {
+        // Text made only of code points below U+0300 (Latin, no combining marks) or of CJK
+        // unified ideographs is already NFC: skip utf8proc's allocation and passes.
+        bool stable = true;
+        for (size_t i = 0; i < s.size() && stable;) {
+            const uint32_t cp = next_cp(s, i);
+            stable = cp < 0x300 || (cp >= 0x4E00 && cp <= 0x9FFF);
+        }
+        if (stable) return std::string(s);
+    }
     int opts = UTF8PROC_STABLE;
     switch (form) {
         case NormForm::kNfc: opts |= UTF8PROC_COMPOSE; break;

@@ -57,7 +57,12 @@ TEST(TokenizerErrors, MalformedTokenizerJson) {
         R"({"model": {"type": "WordLevel", "vocab": {"a": 0}}, "added_tokens": [{"content": "x"}]})",
         R"({"model": {"type": "WordLevel", "vocab": {"a": 0}}, "added_tokens": [{"id": 1, "content": 5}]})",
     };
-    for (const char* c : cases) {
+    std::string deep = R"({"type": "Lowercase"})";
+    for (int i = 0; i < 100; ++i) deep = R"({"type": "Sequence", "normalizers": [)" + deep + "]}";
+    const std::string deep_case = R"({"model": {"type": "WordLevel", "vocab": {"a": 0}}, "normalizer": )" + deep + "}";
+    std::vector<std::string> all(std::begin(cases), std::end(cases));
+    all.push_back(deep_case);
+    for (const std::string& c : all) {
         auto r = Tokenizer::from_json(json::parse(c));
         ASSERT_FALSE(r.ok()) << c;
         EXPECT_FALSE(r.status().message().empty());
