@@ -1,6 +1,7 @@
 // Property tests: decode(encode(s)) == s for lossless tokenizers on random Unicode, streaming
 // decode == one-shot decode on random ids, and long inputs (a 100 KB word, a ~1 MB document).
 #include <random>
+#include <thread>
 
 #include "tokenizer_test_util.h"
 
@@ -158,6 +159,31 @@ TEST(TokenizerProperties, LongInputsEncode) {
         ASSERT_TRUE(d.ok()) << name;
         EXPECT_GT(d->size(), doc.size() / 16) << name;
     }
+}
+
+// encode/decode are const and shared by threads (the server encodes requests concurrently).
+TEST(TokenizerProperties, ConcurrentEncodeMatchesSerial) {
+    auto tok = family("qwen2.5");
+    ASSERT_TRUE(tok);
+    std::mt19937 rng(77);
+    std::vector<std::string> texts;
+    for (int i = 0; i < 200; ++i) texts.push_back(random_text(rng, 60));
+    std::vector<std::vector<int32_t>> want;
+    for (const auto& t : texts) want.push_back(*tok->encode(t, true));
+    std::vector<int> bad(4, 0);
+    std::vector<std::thread> threads;
+    for (int w = 0; w < 4; ++w) {
+        threads.emplace_back([&, w] {
+            for (int rep = 0; rep < 3; ++rep)
+                for (size_t i = w; i < texts.size() + w; ++i) {
+                    const size_t k = i % texts.size();
+                    auto ids = tok->encode(texts[k], true);
+                    if (!ids.ok() || *ids != want[k]) ++bad[w];
+                }
+        });
+    }
+    for (auto& t : threads) t.join();
+    for (int b : bad) EXPECT_EQ(b, 0);
 }
 
 }  // namespace
