@@ -52,6 +52,7 @@ inline void load_q5(const uint8_t* b, __m256 v[4]) {
     __m128i lo, hi;
     nibbles16(b + off + 4, lo, hi);
     const __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+#pragma GCC unroll 4
     for (int g = 0; g < 4; ++g) {
         const __m256i q = _mm256_or_si256(_mm256_cvtepu8_epi32(parts[g]), q5_high(qh, g));
         if constexpr (kHasMin) {
@@ -95,6 +96,7 @@ inline void load_q45_k(const uint8_t* b, int j, __m256 v[4]) {
     }
     __m256i g[4];
     split32(q, g);
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) v[k] = _mm256_fmsub_ps(d1, _mm256_cvtepi32_ps(g[k]), m1);
 }
 struct Q4_K {
@@ -121,6 +123,7 @@ struct Q6_K {
         split32(q, g);
         const __m256i bias = _mm256_set1_epi32(32);
         const int e = 128 * h + r0;
+#pragma GCC unroll 4
         for (int k = 0; k < 4; ++k) {
             const __m256 ds = _mm256_set1_ps(d * static_cast<float>(sc[(e + 8 * k) / 16]));
             v[k] = _mm256_mul_ps(ds, _mm256_cvtepi32_ps(_mm256_sub_epi32(g[k], bias)));
@@ -131,12 +134,14 @@ struct Q6_K {
 struct F16 {
     static constexpr int kElems = 32, kBytes = 64;
     static void load(const uint8_t* b, int, __m256 v[4]) {
+#pragma GCC unroll 4
         for (int g = 0; g < 4; ++g) v[g] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16 * g)));
     }
 };
 struct BF16 {
     static constexpr int kElems = 32, kBytes = 64;
     static void load(const uint8_t* b, int, __m256 v[4]) {
+#pragma GCC unroll 4
         for (int g = 0; g < 4; ++g) {
             const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16 * g)));
             v[g] = _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
@@ -146,6 +151,7 @@ struct BF16 {
 struct F32 {
     static constexpr int kElems = 32, kBytes = 128;
     static void load(const uint8_t* b, int, __m256 v[4]) {
+#pragma GCC unroll 4
         for (int g = 0; g < 4; ++g) v[g] = _mm256_loadu_ps(reinterpret_cast<const float*>(b) + 8 * g);
     }
 };
@@ -161,6 +167,7 @@ inline float hsum(__m256 v) {
 template <class Q, int G>
 void row_dot(const uint8_t* row, const float* x, int64_t K, int64_t t0, int64_t n, int64_t N, float* out) {
     __m256 acc[G][2];
+#pragma GCC unroll 4
     for (int g = 0; g < G; ++g) acc[g][0] = acc[g][1] = _mm256_setzero_ps();
     constexpr int kSubs = Q::kElems / 32;
     const int64_t blocks = K / Q::kElems;
@@ -170,6 +177,7 @@ void row_dot(const uint8_t* row, const float* x, int64_t K, int64_t t0, int64_t 
             __m256 v[4];
             Q::load(blk, s, v);
             const int64_t k = bi * Q::kElems + 32 * s;
+#pragma GCC unroll 4
             for (int g = 0; g < G; ++g) {
                 const float* xt = x + (t0 + g) * K + k;
                 acc[g][0] = _mm256_fmadd_ps(v[0], _mm256_loadu_ps(xt), acc[g][0]);
@@ -179,6 +187,7 @@ void row_dot(const uint8_t* row, const float* x, int64_t K, int64_t t0, int64_t 
             }
         }
     }
+#pragma GCC unroll 4
     for (int g = 0; g < G; ++g) out[(t0 + g) * N + n] = hsum(_mm256_add_ps(acc[g][0], acc[g][1]));
 }
 
@@ -210,7 +219,7 @@ void matmul(const float* x, int64_t T, int64_t K, const uint8_t* w, int64_t N, f
 // (elements 0 16 1 17 ...); x is permuted once per call to match.
 struct FactQ4_0 {
     static constexpr int kBytes = 18;
-    static constexpr bool kNibbles = true;
+    static constexpr bool kNibbles = true, kHasMin = true;
     static void scales(const uint8_t* b, float& d, float& m) {
         d = h2f(b);
         m = -8.0f * d;  // d * (q - 8) = d * q - 8d
@@ -219,16 +228,19 @@ struct FactQ4_0 {
 };
 struct FactQ4_1 {
     static constexpr int kBytes = 20;
-    static constexpr bool kNibbles = true;
-    static void scales(const uint8_t* b, float& d, float& m) {
-        d = h2f(b);
-        m = h2f(b + 2);
+    static constexpr bool kNibbles = true, kHasMin = true;
+    static void scales(const uint8_t* b, float& d, float& m) {  // both f16 halves in one conversion
+        int32_t dm;
+        std::memcpy(&dm, b, 4);
+        const __m128 f = _mm_cvtph_ps(_mm_cvtsi32_si128(dm));
+        d = _mm_cvtss_f32(f);
+        m = _mm_cvtss_f32(_mm_movehdup_ps(f));
     }
     static const uint8_t* quants(const uint8_t* b) { return b + 4; }
 };
 struct FactQ8_0 {
     static constexpr int kBytes = 34;
-    static constexpr bool kNibbles = false;
+    static constexpr bool kNibbles = false, kHasMin = false;
     static void scales(const uint8_t* b, float& d, float& m) {
         d = h2f(b);
         m = 0.0f;
@@ -241,12 +253,14 @@ inline void expand_ints(const uint8_t* qs, __m256 q[4]) {
     if constexpr (Q::kNibbles) {
         const __m256i shifts = _mm256_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28);
         const __m256i mask = _mm256_set1_epi32(0x0f);
+#pragma GCC unroll 4
         for (int g = 0; g < 4; ++g) {
             int32_t word;
             std::memcpy(&word, qs + 4 * g, 4);
             q[g] = _mm256_cvtepi32_ps(_mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(word), shifts), mask));
         }
     } else {
+#pragma GCC unroll 4
         for (int g = 0; g < 4; ++g) q[g] = i8x8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(qs + 8 * g)));
     }
 }
@@ -257,6 +271,7 @@ void row_dot_fact(const uint8_t* row, const float* xp, const float* xs, int64_t 
     const int64_t nb = K / 32;
     __m256 acc[G];
     float macc[G];
+#pragma GCC unroll 4
     for (int g = 0; g < G; ++g) {
         acc[g] = _mm256_setzero_ps();
         macc[g] = 0.0f;
@@ -268,6 +283,7 @@ void row_dot_fact(const uint8_t* row, const float* xp, const float* xs, int64_t 
         float d, m;
         Q::scales(blk, d, m);
         const __m256 dv = _mm256_set1_ps(d);
+#pragma GCC unroll 4
         for (int g = 0; g < G; ++g) {
             const float* xt = xp + (t0 + g) * K + 32 * b;
             __m256 sum = _mm256_mul_ps(q[0], _mm256_loadu_ps(xt));
@@ -275,9 +291,10 @@ void row_dot_fact(const uint8_t* row, const float* xp, const float* xs, int64_t 
             sum = _mm256_fmadd_ps(q[2], _mm256_loadu_ps(xt + 16), sum);
             sum = _mm256_fmadd_ps(q[3], _mm256_loadu_ps(xt + 24), sum);
             acc[g] = _mm256_fmadd_ps(dv, sum, acc[g]);
-            if (m != 0.0f) macc[g] += m * xs[(t0 + g) * nb + b];
+            if constexpr (Q::kHasMin) macc[g] += m * xs[(t0 + g) * nb + b];
         }
     }
+#pragma GCC unroll 4
     for (int g = 0; g < G; ++g) out[(t0 + g) * N + n] = hsum(acc[g]) + macc[g];
 }
 
@@ -285,8 +302,8 @@ template <class Q>
 void matmul_fact(const float* x, int64_t T, int64_t K, const uint8_t* w, int64_t N, float* out) {
     const int64_t nb = K / 32, row_bytes = nb * Q::kBytes;
     // Per-block sums of x (for the m term) and, for nibble types, x in the expansion's lane order.
-    std::vector<float> xs(T * nb), xperm;
-    for (int64_t t = 0; t < T; ++t) {
+    std::vector<float> xs(Q::kHasMin ? T * nb : 0), xperm;
+    for (int64_t t = 0; t < T && Q::kHasMin; ++t) {
         for (int64_t b = 0; b < nb; ++b) {
             float s = 0;
             for (int j = 0; j < 32; ++j) s += x[t * K + 32 * b + j];
