@@ -30,7 +30,7 @@ const std::string kRef = std::string(KITE_SOURCE_DIR) + "/tests/data/gguf_refere
 // only in summation order: float32 rounding through 30 layers, measured 8.6e-5.
 constexpr double kTolF32 = 1e-3;
 // Quantized path: the same weights expanded block by block inside quant_matmul, f32 activations,
-// another summation order: measured 7.9e-5, so the same bound holds.
+// another summation order: measured 9.1e-5, so the same bound holds.
 constexpr double kTolQuant = 1e-3;
 
 std::vector<int32_t> ints(const nlohmann::json& j) { return j.get<std::vector<int32_t>>(); }
