@@ -441,9 +441,9 @@ Result<GgufFile> GgufFile::open(const std::string& path) {
         ::close(fd);
         return data_loss(path + ": empty file, expected a GGUF model");
     }
-    // Private writable mapping: pages stay shared with the page cache until written, and a stray
-    // write through a Tensor view can never modify the file or fault.
-    void* m = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    // Read-only: a read-only private mapping costs no commit charge, so a file larger than RAM
+    // still maps (pages come and go with the page cache). Writing through a tensor view faults.
+    void* m = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
     ::close(fd);
     if (m == MAP_FAILED) return internal_error(path + ": mmap failed (" + std::strerror(errno) + ")");
     std::shared_ptr<void> owner(m, [size](void* p) { ::munmap(p, size); });

@@ -104,6 +104,7 @@ public:
     const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
     const GgufTensorInfo* find_tensor(const std::string& name) const;
     // A Tensor viewing the mapped bytes (shape row-major, kite dtype); keeps the mapping alive.
+    // The mapping is read-only: the view's memory must not be written.
     // Unimplemented for ggml types kite does not support, NotFound for a missing name.
     Result<Tensor> tensor(const std::string& name) const;
 

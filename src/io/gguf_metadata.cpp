@@ -94,7 +94,7 @@ Result<Tensor> GgufFile::tensor(const std::string& name) const {
     if (ti == nullptr) return not_found(path_ + ": no tensor named '" + name + "'");
     auto dt = dtype_from_ggml(ti->ggml_type);
     if (!dt.ok()) return unimplemented(path_ + ": tensor '" + name + "': " + dt.status().message());
-    // The mapping is private and writable (see open()), so handing out a non-const pointer is safe.
+    // Tensor has no const view; the mapping is read-only (see open()), and weights are never written.
     return Tensor::view(const_cast<uint8_t*>(ti->data), *dt, ti->shape, owner_);
 }
 
