@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "core/device.h"
 #include "core/status.h"
 
 namespace kite {
@@ -23,11 +24,17 @@ std::string Tensor::shape_string() const {
 }
 
 Tensor Tensor::zeros(DType dtype, std::vector<int64_t> shape, Device device) {
-    KITE_CHECK_MSG(device == Device::kCpu, "Tensor::zeros allocates CPU memory only");
     Tensor t;
     t.dtype_ = dtype;
     t.shape_ = std::move(shape);
     t.device_ = device;
+    if (device == Device::kCuda) {
+        Result<std::shared_ptr<void>> mem = cuda_alloc_zeroed(static_cast<size_t>(t.nbytes()));
+        KITE_CHECK_MSG(mem.ok(), mem.status().message().c_str());
+        t.owner_ = std::move(*mem);
+        t.data_ = t.owner_.get();
+        return t;
+    }
     const size_t bytes = static_cast<size_t>(t.nbytes());
     const size_t rounded = (bytes + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
@@ -45,6 +52,21 @@ Tensor Tensor::view(void* data, DType dtype, std::vector<int64_t> shape, std::sh
     t.dtype_ = dtype;
     t.shape_ = std::move(shape);
     t.device_ = device;
+    return t;
+}
+
+Result<Tensor> Tensor::to(Device device) const {
+    Tensor t;
+    t.dtype_ = dtype_;
+    t.shape_ = shape_;
+    t.device_ = device;
+    if (device == Device::kCuda) {
+        KITE_ASSIGN_OR_RETURN(t.owner_, cuda_alloc_zeroed(static_cast<size_t>(nbytes())));
+        t.data_ = t.owner_.get();
+    } else {
+        t = zeros(dtype_, shape_, Device::kCpu);
+    }
+    KITE_RETURN_IF_ERROR(copy_bytes(t.data_, device, data_, device_, static_cast<size_t>(nbytes())));
     return t;
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/status.h"
 
 namespace kite {
 
@@ -18,7 +19,8 @@ enum class Device : uint8_t { kCpu, kCuda };
 class Tensor {
 public:
     Tensor() = default;
-    // Fresh zero-filled CPU allocation (64-byte aligned).
+    // Fresh zero-filled allocation: 64-byte aligned host memory, or GPU memory for Device::kCuda
+    // (aborts when the GPU is out of memory or kite was built without CUDA, like host OOM).
     static Tensor zeros(DType dtype, std::vector<int64_t> shape, Device device = Device::kCpu);
     // A view of memory owned by `owner` (kept alive as long as the tensor lives).
     static Tensor view(void* data, DType dtype, std::vector<int64_t> shape, std::shared_ptr<void> owner,
@@ -38,6 +40,9 @@ public:
     const void* raw() const { return data_; }
     template <typename T> T* data() { return static_cast<T*>(data_); }
     template <typename T> const T* data() const { return static_cast<const T*>(data_); }
+
+    // A contiguous copy on `device` (CPU<->GPU); an error if the copy or allocation fails.
+    Result<Tensor> to(Device device) const;
 
     // Same storage, new shape with the same number of elements.
     Tensor reshape(std::vector<int64_t> shape) const;

@@ -1,5 +1,6 @@
 // ops::paged_attention: validation of the batch metadata, then dispatch.
 #include "ops/cpu/kernels.h"
+#include "ops/cuda/kernels.h"
 #include "ops/dispatch.h"
 #include "ops/ops.h"
 
@@ -9,7 +10,7 @@ Status paged_attention(const Tensor& q, const Tensor& k_pool, const Tensor& v_po
                        std::span<const int32_t> query_start, std::span<const int32_t> context_lens,
                        const std::vector<std::vector<int32_t>>& block_tables, const AttentionParams& p,
                        Tensor& out) {
-    KITE_RETURN_IF_ERROR(require_cpu("paged_attention", q));
+    KITE_RETURN_IF_ERROR(require_one_device("paged_attention", {&q, &k_pool, &v_pool, &out}));
     KITE_RETURN_IF_ERROR(require_shape("paged_attention", "q", q, 3));
     KITE_RETURN_IF_ERROR(require_shape("paged_attention", "k_pool", k_pool, 4));
     const int64_t heads = q.dim(1), head_dim = q.dim(2);
@@ -31,6 +32,10 @@ Status paged_attention(const Tensor& q, const Tensor& k_pool, const Tensor& v_po
             if (b < 0 || b >= num_blocks) return invalid_argument("paged_attention: block id " + std::to_string(b) + " outside the pool");
         }
     }
+    if (on_cuda(q))
+        return cuda::paged_attention(q.data<float>(), k_pool.data<float>(), v_pool.data<float>(), heads, kv_heads,
+                                     head_dim, block_size, query_start, context_lens, block_tables, p,
+                                     out.data<float>());
     cpu::paged_attention(q.data<float>(), k_pool.data<float>(), v_pool.data<float>(), heads, kv_heads, head_dim,
                          block_size, query_start, context_lens, block_tables, p, out.data<float>());
     return Status::ok();

@@ -1,5 +1,6 @@
 // ops::linear and ops::embedding: validation and dispatch (dense f32 or quantized weights).
 #include "ops/cpu/kernels.h"
+#include "ops/cuda/kernels.h"
 #include "ops/dispatch.h"
 #include "ops/ops.h"
 #include "ops/quant.h"
@@ -7,7 +8,7 @@
 namespace kite::ops {
 
 Status linear(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out) {
-    KITE_RETURN_IF_ERROR(require_cpu("linear", x));
+    KITE_RETURN_IF_ERROR(require_one_device("linear", {&x, &w.t, bias, &out}));
     KITE_RETURN_IF_ERROR(require_f32("linear", "x", x));
     KITE_RETURN_IF_ERROR(require_shape("linear", "x", x, 2));
     KITE_RETURN_IF_ERROR(require_shape("linear", "weight", w.t, 2));
@@ -19,6 +20,8 @@ Status linear(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out)
                                 out.shape_string());
     if (bias != nullptr && (bias->numel() != N || bias->dtype() != DType::kF32))
         return invalid_argument("linear: bias must be f32 [" + std::to_string(N) + "]");
+    if (on_cuda(x))
+        return cuda::linear(x.data<float>(), T, K, w.t, bias ? bias->data<float>() : nullptr, out.data<float>());
     if (dtype_is_quantized(w.t.dtype())) {
         quant_matmul(x.data<float>(), T, K, w.t, out.data<float>());
         if (bias != nullptr) {
@@ -36,7 +39,7 @@ Status linear(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out)
 }
 
 Status embedding(const Tensor& table, std::span<const int32_t> ids, Tensor& out) {
-    KITE_RETURN_IF_ERROR(require_cpu("embedding", table));
+    KITE_RETURN_IF_ERROR(require_one_device("embedding", {&table, &out}));
     KITE_RETURN_IF_ERROR(require_shape("embedding", "table", table, 2));
     const int64_t V = table.dim(0), H = table.dim(1);
     if (out.dtype() != DType::kF32 || out.ndim() != 2 || out.dim(0) != static_cast<int64_t>(ids.size()) || out.dim(1) != H)
@@ -45,6 +48,7 @@ Status embedding(const Tensor& table, std::span<const int32_t> ids, Tensor& out)
         if (id < 0 || id >= V)
             return invalid_argument("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
     }
+    if (on_cuda(table)) return cuda::embedding(table, ids, out.data<float>());
     cpu::embedding(table, ids, out.data<float>());
     return Status::ok();
 }

@@ -1,5 +1,6 @@
 // ops::rms_norm, ops::add_rms_norm: validation and dispatch.
 #include "ops/cpu/kernels.h"
+#include "ops/cuda/kernels.h"
 #include "ops/dispatch.h"
 #include "ops/ops.h"
 
@@ -7,7 +8,7 @@ namespace kite::ops {
 
 namespace {
 Status check_norm(const char* op, const Tensor& x, const Tensor& w, const Tensor& out) {
-    KITE_RETURN_IF_ERROR(require_cpu(op, x));
+    KITE_RETURN_IF_ERROR(require_one_device(op, {&x, &w, &out}));
     KITE_RETURN_IF_ERROR(require_f32(op, "x", x));
     KITE_RETURN_IF_ERROR(require_f32(op, "weight", w));
     KITE_RETURN_IF_ERROR(require_f32(op, "out", out));
@@ -21,6 +22,7 @@ Status check_norm(const char* op, const Tensor& x, const Tensor& w, const Tensor
 Status rms_norm(const Tensor& x, const Tensor& w, float eps, Tensor& out) {
     KITE_RETURN_IF_ERROR(check_norm("rms_norm", x, w, out));
     const int64_t n = w.numel();
+    if (on_cuda(x)) return cuda::rms_norm(x.data<float>(), w.data<float>(), x.numel() / n, n, eps, out.data<float>());
     cpu::rms_norm(x.data<float>(), w.data<float>(), x.numel() / n, n, eps, out.data<float>());
     return Status::ok();
 }
@@ -28,7 +30,11 @@ Status rms_norm(const Tensor& x, const Tensor& w, float eps, Tensor& out) {
 Status add_rms_norm(Tensor& residual, const Tensor& x, const Tensor& w, float eps, Tensor& out) {
     KITE_RETURN_IF_ERROR(check_norm("add_rms_norm", x, w, out));
     if (residual.numel() != x.numel()) return invalid_argument("add_rms_norm: residual and x differ in size");
+    KITE_RETURN_IF_ERROR(require_one_device("add_rms_norm", {&x, &residual}));
     const int64_t n = w.numel();
+    if (on_cuda(x))
+        return cuda::add_rms_norm(residual.data<float>(), x.data<float>(), w.data<float>(), x.numel() / n, n, eps,
+                                  out.data<float>());
     cpu::add_rms_norm(residual.data<float>(), x.data<float>(), w.data<float>(), x.numel() / n, n, eps,
                       out.data<float>());
     return Status::ok();

@@ -1,0 +1,111 @@
+// Paged causal attention on the GPU, first cut: one thread block per (query token, head); keys are
+// read through the block table in tiles of blockDim keys (one key's dot product per thread), with
+// an online softmax over the tiles, so any context length runs in fixed shared memory. Correct
+// and simple rather than fast: paged flash-decoding (split-K over the context, vectorized loads,
+// several heads of a GQA group per block) replaces it next (docs/cuda.md).
+#include <vector>
+
+#include "ops/cuda/common.cuh"
+#include "ops/cuda/kernels.h"
+
+namespace kite::ops::cuda {
+
+namespace {
+
+constexpr int kThreads = 128;
+
+// meta (int32): tok_seq[T], tok_pos[T], seq_table_off[S], tables (all sequences' block ids).
+__global__ void paged_attention_kernel(const float* q, const float* k_pool, const float* v_pool, float* out,
+                                       const int32_t* tok_seq, const int32_t* tok_pos, const int32_t* seq_table_off,
+                                       const int32_t* tables, int heads, int group, int D, int block_size,
+                                       int64_t slot_stride, float scale, int window) {
+    extern __shared__ float sm[];
+    float* qs = sm;           // [D]
+    float* acc = qs + D;      // [D]
+    float* ps = acc + D;      // [blockDim.x] probabilities of the current tile
+    float* red = ps + blockDim.x;  // [32]
+    const int t = blockIdx.x, h = blockIdx.y;
+    const int kvh = h / group;
+    const int pos = tok_pos[t];
+    const int32_t* table = tables + seq_table_off[tok_seq[t]];
+    const float* qv = q + (int64_t(t) * heads + h) * D;
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+        qs[d] = qv[d];
+        acc[d] = 0.0f;
+    }
+    __syncthreads();
+    const int first = window > 0 ? max(0, pos - window + 1) : 0;
+    float m = -INFINITY, l = 0.0f;  // running max and denominator, the same in every thread
+    for (int j0 = first; j0 <= pos; j0 += blockDim.x) {
+        const int j = j0 + threadIdx.x;
+        float s = -INFINITY;
+        if (j <= pos) {
+            const int64_t off = (int64_t(table[j / block_size]) * block_size + j % block_size) * slot_stride + int64_t(kvh) * D;
+            const float* kr = k_pool + off;
+            float dot = 0.0f;
+            for (int d = 0; d < D; ++d) dot += qs[d] * kr[d];
+            s = dot * scale;
+        }
+        const float m_new = fmaxf(m, block_max(s, red));
+        const float alpha = __expf(m - m_new);  // 0 on the first tile (m = -inf)
+        const float pj = j <= pos ? expf(s - m_new) : 0.0f;
+        ps[threadIdx.x] = pj;
+        l = l * alpha + block_sum(pj, red);  // block_sum's barriers also publish ps
+        const int n = min(int(blockDim.x), pos - j0 + 1);
+        for (int d = threadIdx.x; d < D; d += blockDim.x) {
+            float a = acc[d] * alpha;
+            for (int jj = 0; jj < n; ++jj) {
+                const int key = j0 + jj;
+                const int64_t off =
+                    (int64_t(table[key / block_size]) * block_size + key % block_size) * slot_stride + int64_t(kvh) * D;
+                a += ps[jj] * v_pool[off + d];
+            }
+            acc[d] = a;
+        }
+        m = m_new;
+        __syncthreads();  // ps is rewritten by the next tile
+    }
+    float* o = out + (int64_t(t) * heads + h) * D;
+    for (int d = threadIdx.x; d < D; d += blockDim.x) o[d] = acc[d] / l;
+}
+
+}  // namespace
+
+Status paged_attention(const float* q, const float* k_pool, const float* v_pool, int64_t heads, int64_t kv_heads,
+                       int64_t head_dim, int64_t block_size, std::span<const int32_t> query_start,
+                       std::span<const int32_t> context_lens, const std::vector<std::vector<int32_t>>& block_tables,
+                       const AttentionParams& p, float* out) {
+    const size_t S = context_lens.size();
+    const int32_t T = query_start[S];
+    if (T == 0 || heads == 0) return Status::ok();
+    // One upload of all metadata for the call.
+    std::vector<int32_t> meta(size_t(2) * T + S);
+    int32_t* tok_seq = meta.data();
+    int32_t* tok_pos = tok_seq + T;
+    int32_t* seq_off = tok_pos + T;
+    int32_t off = static_cast<int32_t>(meta.size());
+    for (size_t s = 0; s < S; ++s) {
+        const int32_t b = query_start[s], e = query_start[s + 1];
+        for (int32_t t = b; t < e; ++t) {
+            tok_seq[t] = static_cast<int32_t>(s);
+            tok_pos[t] = context_lens[s] - (e - b) + (t - b);
+        }
+        seq_off[s] = off;
+        off += static_cast<int32_t>(block_tables[s].size());
+    }
+    for (size_t s = 0; s < S; ++s) meta.insert(meta.end(), block_tables[s].begin(), block_tables[s].end());
+    void* dev = nullptr;
+    KITE_RETURN_IF_ERROR(upload(kScratchMeta, meta.data(), meta.size() * sizeof(int32_t), &dev));
+    const auto* d = static_cast<const int32_t*>(dev);
+    const int D = static_cast<int>(head_dim);
+    const size_t smem = (size_t(2) * D + kThreads + 32) * sizeof(float);
+    if (smem > 48 * 1024) return unimplemented("paged_attention: head_dim " + std::to_string(D) + " is too large for the CUDA kernel");
+    const dim3 grid(static_cast<unsigned>(T), static_cast<unsigned>(heads));
+    paged_attention_kernel<<<grid, kThreads, smem>>>(q, k_pool, v_pool, out, d, d + T, d + 2 * T, d,
+                                                      static_cast<int>(heads), static_cast<int>(heads / kv_heads), D,
+                                                      static_cast<int>(block_size), kv_heads * head_dim, p.scale,
+                                                      p.sliding_window);
+    return launch_status("paged_attention");
+}
+
+}  // namespace kite::ops::cuda

@@ -1,0 +1,115 @@
+// Per-token elementwise kernels on the GPU: embedding gather, SwiGLU, rotary embedding, K/V slot
+// writes and the residual add. Grid-stride loops with no reductions, so they match the CPU
+// reference to within expf's rounding (silu) or exactly (the rest).
+#include <cuda_bf16.h>
+
+#include "ops/cuda/common.cuh"
+#include "ops/cuda/kernels.h"
+
+namespace kite::ops::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+#define KITE_GRID_STRIDE(i, n) \
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < (n); i += int64_t(gridDim.x) * blockDim.x)
+
+template <typename T>
+__device__ inline float load_f32(const T* p, int64_t i);
+template <>
+__device__ inline float load_f32<float>(const float* p, int64_t i) { return p[i]; }
+template <>
+__device__ inline float load_f32<__nv_bfloat16>(const __nv_bfloat16* p, int64_t i) { return __bfloat162float(p[i]); }
+
+template <typename T>
+__global__ void embedding_kernel(const T* table, const int32_t* ids, int64_t T_, int64_t H, float* out) {
+    KITE_GRID_STRIDE(i, T_ * H) {
+        const int64_t t = i / H, c = i % H;
+        out[i] = load_f32(table, int64_t(ids[t]) * H + c);
+    }
+}
+
+__global__ void silu_mul_kernel(const float* gate_up, int64_t T, int64_t n, float* out) {
+    KITE_GRID_STRIDE(i, T * n) {
+        const int64_t t = i / n, c = i % n;
+        const float g = gate_up[t * 2 * n + c], u = gate_up[t * 2 * n + n + c];
+        out[i] = g / (1.0f + expf(-g)) * u;
+    }
+}
+
+__global__ void rope_kernel(float* x, int64_t T, int64_t heads, int64_t head_dim, const float* cos, const float* sin,
+                            int half) {
+    KITE_GRID_STRIDE(i, T * heads * half) {
+        const int64_t t = i / (heads * half), h = (i / half) % heads, j = i % half;
+        float* v = x + (t * heads + h) * head_dim;
+        const float c = cos[t * half + j], s = sin[t * half + j];
+        const float a = v[j], b = v[j + half];
+        v[j] = a * c - b * s;
+        v[j + half] = b * c + a * s;
+    }
+}
+
+__global__ void write_kv_kernel(const float* k, const float* v, int64_t T, int64_t row, const int64_t* slots,
+                                float* k_pool, float* v_pool) {
+    KITE_GRID_STRIDE(i, T * row) {
+        const int64_t t = i / row, c = i % row;
+        const int64_t dst = slots[t] * row + c;
+        k_pool[dst] = k[i];
+        v_pool[dst] = v[i];
+    }
+}
+
+__global__ void add_kernel(float* x, const float* y, int64_t n) {
+    KITE_GRID_STRIDE(i, n) x[i] += y[i];
+}
+
+}  // namespace
+
+Status embedding(const Tensor& table, std::span<const int32_t> ids, float* out) {
+    const int64_t T = static_cast<int64_t>(ids.size()), H = table.dim(1);
+    if (T == 0) return Status::ok();
+    void* dev_ids = nullptr;
+    KITE_RETURN_IF_ERROR(upload(kScratchMeta, ids.data(), ids.size_bytes(), &dev_ids));
+    const auto* d_ids = static_cast<const int32_t*>(dev_ids);
+    if (table.dtype() == DType::kF32) {
+        embedding_kernel<<<grid_for(T * H, kThreads), kThreads>>>(table.data<float>(), d_ids, T, H, out);
+    } else if (table.dtype() == DType::kBF16) {
+        embedding_kernel<<<grid_for(T * H, kThreads), kThreads>>>(
+            static_cast<const __nv_bfloat16*>(table.raw()), d_ids, T, H, out);
+    } else {
+        return unimplemented(std::string("embedding: CUDA tables must be f32 or bf16, got ") + dtype_name(table.dtype()));
+    }
+    return launch_status("embedding");
+}
+
+Status silu_mul(const float* gate_up, int64_t T, int64_t n, float* out) {
+    if (T * n == 0) return Status::ok();
+    silu_mul_kernel<<<grid_for(T * n, kThreads), kThreads>>>(gate_up, T, n, out);
+    return launch_status("silu_mul");
+}
+
+Status rope(float* x, int64_t T, int64_t heads, int64_t head_dim, const float* cos, const float* sin, int rot_dim) {
+    const int half = rot_dim / 2;
+    if (T * heads * half == 0) return Status::ok();
+    rope_kernel<<<grid_for(T * heads * half, kThreads), kThreads>>>(x, T, heads, head_dim, cos, sin, half);
+    return launch_status("rope");
+}
+
+Status write_kv(const float* k, const float* v, int64_t T, int64_t row_elems, std::span<const int64_t> slots,
+                float* k_pool, float* v_pool) {
+    if (T * row_elems == 0) return Status::ok();
+    void* dev_slots = nullptr;
+    KITE_RETURN_IF_ERROR(upload(kScratchMeta, slots.data(), slots.size_bytes(), &dev_slots));
+    write_kv_kernel<<<grid_for(T * row_elems, kThreads), kThreads>>>(k, v, T, row_elems,
+                                                                     static_cast<const int64_t*>(dev_slots), k_pool, v_pool);
+    return launch_status("write_kv");
+}
+
+Status add_inplace(float* x, const float* y, int64_t n) {
+    if (n == 0) return Status::ok();
+    add_kernel<<<grid_for(n, kThreads), kThreads>>>(x, y, n);
+    return launch_status("add");
+}
+
+}  // namespace kite::ops::cuda
