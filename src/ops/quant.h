@@ -13,6 +13,8 @@ namespace kite::ops {
 Status dequantize(DType type, const void* src, float* dst, int64_t n);
 
 // out[t, o] = sum_i x[t, i] * W[o, i] for a quantized W [out, in]; x [num_tokens, in] f32.
+// Also accepts f16 / bf16 / f32 W. Activations stay f32 (float32-accurate; see docs/gguf.md);
+// in_features must be a multiple of 32 and of W's block size (checked: a violation is a bug).
 void quant_matmul(const float* x, int64_t num_tokens, int64_t in_features, const Tensor& w, float* out);
 
 }  // namespace kite::ops
