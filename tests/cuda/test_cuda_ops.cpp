@@ -1,0 +1,233 @@
+// Each CUDA op against the CPU reference kernel through the same ops:: entry points, on awkward
+// shapes (1 token, 7 rows, widths 769 / 5125, ragged batches, GQA, sliding window, contexts longer
+// than one key tile). Every test skips with the reason when no GPU answers (or CUDA is not built).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "core/device.h"
+#include "ops/ops.h"
+
+namespace kite {
+namespace {
+
+class CudaOps : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::string why;
+        if (!cuda_available(&why)) GTEST_SKIP() << "CUDA tests skipped: " << why;
+    }
+};
+
+Tensor random_cpu(std::vector<int64_t> shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+    Tensor t = Tensor::zeros(DType::kF32, std::move(shape));
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<float> u(lo, hi);
+    for (int64_t i = 0; i < t.numel(); ++i) t.data<float>()[i] = u(rng);
+    return t;
+}
+
+Tensor gpu(const Tensor& t) {
+    Result<Tensor> r = t.to(Device::kCuda);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return r.ok() ? *r : Tensor();
+}
+
+std::vector<float> host(const Tensor& t) {
+    Result<Tensor> r = t.to(Device::kCpu);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    if (!r.ok()) return {};
+    return std::vector<float>(r->data<float>(), r->data<float>() + r->numel());
+}
+
+// |gpu - cpu| <= atol + rtol * |cpu| everywhere; reports the worst element.
+void expect_close(const Tensor& cpu, const Tensor& dev, float atol, float rtol, const std::string& what) {
+    const std::vector<float> g = host(dev);
+    ASSERT_EQ(static_cast<int64_t>(g.size()), cpu.numel()) << what;
+    int64_t worst = -1;
+    float worst_excess = 0.0f;
+    for (int64_t i = 0; i < cpu.numel(); ++i) {
+        const float ref = cpu.data<float>()[i];
+        const float excess = std::fabs(g[i] - ref) - (atol + rtol * std::fabs(ref));
+        if (!(excess <= worst_excess)) {  // also catches NaN
+            worst_excess = excess;
+            worst = i;
+        }
+    }
+    if (worst >= 0)
+        ADD_FAILURE() << what << ": element " << worst << " is " << g[worst] << ", CPU reference "
+                      << cpu.data<float>()[worst] << " (atol " << atol << ", rtol " << rtol << ")";
+}
+
+Tensor round_to_bf16(const Tensor& f32) {
+    Tensor out = Tensor::zeros(DType::kBF16, f32.shape());
+    for (int64_t i = 0; i < f32.numel(); ++i) out.data<uint16_t>()[i] = f32_to_bf16(f32.data<float>()[i]);
+    return out;
+}
+
+Tensor bf16_to_f32_tensor(const Tensor& b) {
+    Tensor out = Tensor::zeros(DType::kF32, b.shape());
+    for (int64_t i = 0; i < b.numel(); ++i) out.data<float>()[i] = bf16_to_f32(b.data<uint16_t>()[i]);
+    return out;
+}
+
+TEST_F(CudaOps, TensorRoundTripsThroughTheGpu) {
+    Tensor a = random_cpu({7, 769}, 1);
+    Tensor d = gpu(a);
+    EXPECT_EQ(d.device(), Device::kCuda);
+    expect_close(a, d, 0.0f, 0.0f, "round trip");
+    Tensor z = Tensor::zeros(DType::kF32, {3, 5}, Device::kCuda);
+    for (float v : host(z)) EXPECT_EQ(v, 0.0f);
+}
+
+TEST_F(CudaOps, LinearF32MatchesCpu) {
+    struct Case { int64_t T, K, N; bool bias; };
+    for (const Case c : {Case{1, 769, 5125, false}, Case{7, 64, 33, true}, Case{13, 256, 769, true}, Case{1, 5, 1, false}}) {
+        const float s = 1.0f / std::sqrt(float(c.K));
+        Tensor x = random_cpu({c.T, c.K}, 2), w = random_cpu({c.N, c.K}, 3, -s, s), b = random_cpu({c.N}, 4);
+        Tensor ref = Tensor::zeros(DType::kF32, {c.T, c.N});
+        ASSERT_TRUE(ops::linear(x, Weight{w}, c.bias ? &b : nullptr, ref).is_ok());
+        Tensor out = Tensor::zeros(DType::kF32, {c.T, c.N}, Device::kCuda);
+        Tensor bd = gpu(b);
+        const Status st = ops::linear(gpu(x), Weight{gpu(w)}, c.bias ? &bd : nullptr, out);
+        ASSERT_TRUE(st.is_ok()) << st.message();
+        expect_close(ref, out, 1e-4f, 1e-4f, "linear T=" + std::to_string(c.T) + " K=" + std::to_string(c.K));
+    }
+}
+
+TEST_F(CudaOps, LinearBf16WeightsMatchCpuOnRoundedInputs) {
+    const int64_t T = 7, K = 769, N = 1031;
+    const float s = 1.0f / std::sqrt(float(K));
+    Tensor wb = round_to_bf16(random_cpu({N, K}, 5, -s, s));
+    // The kernel rounds x to bf16 too; the reference sees the same rounded operands in f32.
+    Tensor x = bf16_to_f32_tensor(round_to_bf16(random_cpu({T, K}, 6)));
+    Tensor ref = Tensor::zeros(DType::kF32, {T, N});
+    ASSERT_TRUE(ops::linear(x, Weight{bf16_to_f32_tensor(wb)}, nullptr, ref).is_ok());
+    Tensor out = Tensor::zeros(DType::kF32, {T, N}, Device::kCuda);
+    const Status st = ops::linear(gpu(x), Weight{gpu(wb)}, nullptr, out);
+    ASSERT_TRUE(st.is_ok()) << st.message();
+    expect_close(ref, out, 1e-4f, 1e-3f, "linear bf16");
+}
+
+TEST_F(CudaOps, EmbeddingGathersRowsExactly) {
+    Tensor table = random_cpu({50, 769}, 7);
+    const std::vector<int32_t> ids = {3, 0, 49, 3, 17, 8, 8};
+    Tensor ref = Tensor::zeros(DType::kF32, {7, 769});
+    ASSERT_TRUE(ops::embedding(table, ids, ref).is_ok());
+    Tensor out = Tensor::zeros(DType::kF32, {7, 769}, Device::kCuda);
+    ASSERT_TRUE(ops::embedding(gpu(table), ids, out).is_ok());
+    expect_close(ref, out, 0.0f, 0.0f, "embedding f32");
+
+    Tensor tb = round_to_bf16(table);
+    ASSERT_TRUE(ops::embedding(tb, ids, ref).is_ok());
+    ASSERT_TRUE(ops::embedding(gpu(tb), ids, out).is_ok());
+    expect_close(ref, out, 0.0f, 0.0f, "embedding bf16");
+}
+
+TEST_F(CudaOps, RmsNormAndFusedAddMatchCpu) {
+    for (int64_t rows : {1, 7}) {
+        for (int64_t n : {769, 5125, 64}) {
+            Tensor x = random_cpu({rows, n}, 8, -3.0f, 3.0f), w = random_cpu({n}, 9), r = random_cpu({rows, n}, 10);
+            Tensor ref = Tensor::zeros(DType::kF32, {rows, n});
+            ASSERT_TRUE(ops::rms_norm(x, w, 1e-6f, ref).is_ok());
+            Tensor xd = gpu(x);
+            ASSERT_TRUE(ops::rms_norm(xd, gpu(w), 1e-6f, xd).is_ok());  // in place: out aliases x
+            expect_close(ref, xd, 1e-5f, 1e-5f, "rms_norm n=" + std::to_string(n));
+
+            Tensor rd = gpu(r), outd = Tensor::zeros(DType::kF32, {rows, n}, Device::kCuda);
+            ASSERT_TRUE(ops::add_rms_norm(r, x, w, 1e-5f, ref).is_ok());  // r becomes r + x
+            ASSERT_TRUE(ops::add_rms_norm(rd, gpu(x), gpu(w), 1e-5f, outd).is_ok());
+            expect_close(r, rd, 0.0f, 0.0f, "add_rms_norm residual");
+            expect_close(ref, outd, 1e-5f, 1e-5f, "add_rms_norm out");
+        }
+    }
+}
+
+TEST_F(CudaOps, SiluMulAndAddMatchCpu) {
+    Tensor gu = random_cpu({7, 2 * 769}, 11, -6.0f, 6.0f);
+    Tensor ref = Tensor::zeros(DType::kF32, {7, 769}), out = Tensor::zeros(DType::kF32, {7, 769}, Device::kCuda);
+    ASSERT_TRUE(ops::silu_mul(gu, ref).is_ok());
+    ASSERT_TRUE(ops::silu_mul(gpu(gu), out).is_ok());
+    expect_close(ref, out, 1e-6f, 1e-5f, "silu_mul");
+
+    Tensor a = random_cpu({1, 5125}, 12), b = random_cpu({1, 5125}, 13);
+    Tensor ad = gpu(a);
+    ASSERT_TRUE(ops::add_inplace(a, b).is_ok());
+    ASSERT_TRUE(ops::add_inplace(ad, gpu(b)).is_ok());
+    expect_close(a, ad, 0.0f, 0.0f, "add_inplace");
+}
+
+TEST_F(CudaOps, RopeMatchesCpuFullAndPartialRotation) {
+    for (int rot_dim : {64, 32}) {
+        const int64_t T = 7, heads = 3, D = 64;
+        Tensor x = random_cpu({T, heads, D}, 14), cos = random_cpu({T, rot_dim / 2}, 15), sin = random_cpu({T, rot_dim / 2}, 16);
+        Tensor xd = gpu(x);
+        ASSERT_TRUE(ops::rope(x, cos, sin, rot_dim).is_ok());
+        ASSERT_TRUE(ops::rope(xd, gpu(cos), gpu(sin), rot_dim).is_ok());
+        expect_close(x, xd, 1e-6f, 1e-5f, "rope rot_dim=" + std::to_string(rot_dim));
+    }
+}
+
+TEST_F(CudaOps, WriteKvPutsRowsAtTheirSlots) {
+    const int64_t blocks = 8, bs = 4, kvh = 2, D = 16, T = 5;
+    Tensor k = random_cpu({T, kvh, D}, 17), v = random_cpu({T, kvh, D}, 18);
+    Tensor kp = random_cpu({blocks, bs, kvh, D}, 19), vp = random_cpu({blocks, bs, kvh, D}, 20);
+    Tensor kpd = gpu(kp), vpd = gpu(vp);
+    const std::vector<int64_t> slots = {31, 0, 13, 14, 6};
+    ASSERT_TRUE(ops::write_kv(k, v, slots, kp, vp).is_ok());
+    ASSERT_TRUE(ops::write_kv(gpu(k), gpu(v), slots, kpd, vpd).is_ok());
+    expect_close(kp, kpd, 0.0f, 0.0f, "write_kv k_pool");
+    expect_close(vp, vpd, 0.0f, 0.0f, "write_kv v_pool");
+}
+
+// A ragged batch: decode rows, a whole prompt, a chunk of a prompt, a context over two key tiles.
+TEST_F(CudaOps, PagedAttentionMatchesCpuOnRaggedGqaBatches) {
+    const int64_t heads = 8, kv_heads = 2, D = 64, bs = 4;
+    const std::vector<std::pair<int32_t, int32_t>> seqs = {{1, 1}, {7, 7}, {1, 37}, {5, 21}, {1, 300}, {3, 130}};
+    std::vector<int32_t> query_start = {0}, context_lens;
+    int64_t blocks_needed = 0;
+    for (auto [n_new, ctx] : seqs) {
+        query_start.push_back(query_start.back() + n_new);
+        context_lens.push_back(ctx);
+        blocks_needed += (ctx + bs - 1) / bs;
+    }
+    const int64_t num_blocks = blocks_needed + 3;
+    std::vector<int32_t> ids(static_cast<size_t>(num_blocks));
+    std::iota(ids.begin(), ids.end(), 0);
+    std::shuffle(ids.begin(), ids.end(), std::mt19937(21));  // tables point all over the pool
+    std::vector<std::vector<int32_t>> tables;
+    size_t next = 0;
+    for (int32_t ctx : context_lens) {
+        tables.emplace_back(ids.begin() + next, ids.begin() + next + (ctx + bs - 1) / bs);
+        next += tables.back().size();
+    }
+    const int64_t T = query_start.back();
+    Tensor q = random_cpu({T, heads, D}, 22, -2.0f, 2.0f);
+    Tensor kp = random_cpu({num_blocks, bs, kv_heads, D}, 23, -2.0f, 2.0f), vp = random_cpu({num_blocks, bs, kv_heads, D}, 24);
+    Tensor qd = gpu(q), kpd = gpu(kp), vpd = gpu(vp);
+    for (int window : {0, 5, 200}) {
+        ops::AttentionParams p;
+        p.scale = 1.0f / std::sqrt(float(D));
+        p.sliding_window = window;
+        Tensor ref = Tensor::zeros(DType::kF32, {T, heads, D}), out = Tensor::zeros(DType::kF32, {T, heads, D}, Device::kCuda);
+        ASSERT_TRUE(ops::paged_attention(q, kp, vp, query_start, context_lens, tables, p, ref).is_ok());
+        const Status st = ops::paged_attention(qd, kpd, vpd, query_start, context_lens, tables, p, out);
+        ASSERT_TRUE(st.is_ok()) << st.message();
+        expect_close(ref, out, 2e-5f, 1e-4f, "paged_attention window=" + std::to_string(window));
+    }
+}
+
+TEST_F(CudaOps, MixedDevicesAreRejectedWithAMessage) {
+    Tensor x = random_cpu({2, 8}, 25), w = random_cpu({8}, 26);
+    Tensor out = Tensor::zeros(DType::kF32, {2, 8}, Device::kCuda);
+    const Status st = ops::rms_norm(x, w, 1e-6f, out);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(st.message().find("different devices"), std::string::npos) << st.message();
+}
+
+}  // namespace
+}  // namespace kite
