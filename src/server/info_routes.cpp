@@ -67,11 +67,12 @@ void handle_health(ServerState& st, const HttpRequest& req, std::shared_ptr<Exch
 void handle_metrics(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange> ex, const std::string&) {
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    const int connections = st.num_connections ? st.num_connections() : -1;
     if (st.ready()) {
         const EngineStats stats = st.engine->stats();
-        r.body = st.metrics.render(&stats);
+        r.body = st.metrics.render(&stats, st.in_flight(), connections);
     } else {
-        r.body = st.metrics.render(nullptr);
+        r.body = st.metrics.render(nullptr, st.in_flight(), connections);
     }
     respond(st, req, *ex, std::move(r));
 }

@@ -76,9 +76,15 @@ void Metrics::observe_e2e(double s) {
     e2e_.observe(s);
 }
 
-std::string Metrics::render(const EngineStats* st) const {
+std::string Metrics::render(const EngineStats* st, int in_flight, int connections) const {
     std::string out;
     std::lock_guard<std::mutex> lock(mu_);
+    header(out, "kite:server_requests_in_flight", "gauge", "Generation requests accepted and not finished (the concurrency limit counts these).");
+    sample(out, "kite:server_requests_in_flight", in_flight);
+    if (connections >= 0) {
+        header(out, "kite:http_connections", "gauge", "Open HTTP connections.");
+        sample(out, "kite:http_connections", connections);
+    }
     header(out, "kite:http_requests_total", "counter", "HTTP requests answered, by status code.");
     for (const auto& [status, n] : http_) sample(out, "kite:http_requests_total", static_cast<double>(n), "status=\"" + std::to_string(status) + "\"");
     header(out, "kite:request_success_total", "counter", "Generation requests finished, by finish reason.");

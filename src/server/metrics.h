@@ -37,8 +37,9 @@ public:
     void observe_ttft(double s);
     void observe_itl(double s);
     void observe_e2e(double s);
-    // The full exposition; `stats` is null while the model is loading.
-    std::string render(const EngineStats* stats) const;
+    // The full exposition; `stats` is null while the model is loading. `in_flight`: generation
+    // requests the server holds; `connections`: open HTTP connections (-1: unknown).
+    std::string render(const EngineStats* stats, int in_flight = 0, int connections = -1) const;
 
 private:
     mutable std::mutex mu_;

@@ -81,6 +81,7 @@ int run_server(const ServeOptions& o) {
         return 1;
     }
     HttpServer& srv = **server;
+    st.num_connections = [&srv] { return srv.num_connections(); };
     std::fprintf(stderr, "kite serve: listening on %s:%d, loading %s\n", http.host.c_str(), srv.port(),
                  o.model_path.c_str());
 

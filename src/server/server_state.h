@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -32,6 +33,8 @@ public:
     std::shared_ptr<Engine> engine;
     std::shared_ptr<const Tokenizer> tokenizer;
     ModelLimits limits;
+    // Open HTTP connections, for /metrics; set by the process that owns the HTTP server.
+    std::function<int()> num_connections;
 
     bool ready() const { return ready_.load(std::memory_order_acquire); }
     void set_ready() { ready_.store(true, std::memory_order_release); }

@@ -213,7 +213,9 @@ TEST(Metrics, HistogramBucketsAreCumulative) {
     s.num_free_kv_blocks = 4;
     s.prefix_cache_queries = 8;
     s.prefix_cache_hits = 2;
-    const std::string t2 = m.render(&s);
+    const std::string t2 = m.render(&s, 3, 7);
+    EXPECT_NE(t2.find("kite:server_requests_in_flight 3\n"), std::string::npos);
+    EXPECT_NE(t2.find("kite:http_connections 7\n"), std::string::npos);
     EXPECT_NE(t2.find("kite:kv_cache_usage_perc 0.6\n"), std::string::npos);
     EXPECT_NE(t2.find("kite:prefix_cache_hit_rate 0.25\n"), std::string::npos);
 }
