@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 MODEL=$(bash scripts/fetch_default_model.sh)
 bash scripts/build.sh --target kite
-exec ./build/kite serve --model "$MODEL" "$@"
+exec ./build/kite serve --model "$MODEL" --served-model-name SmolLM2-135M-Instruct "$@"
