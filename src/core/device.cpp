@@ -3,6 +3,9 @@
 #include "core/device.h"
 
 #include <cstring>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
 
 #if defined(KITE_CUDA_ENABLED)
 #include <cuda_runtime.h>
@@ -28,18 +31,77 @@ bool cuda_available(std::string* why) {
     return true;
 }
 
-Result<std::shared_ptr<void>> cuda_alloc_zeroed(size_t bytes) {
-    void* p = nullptr;
-    const size_t n = bytes == 0 ? 256 : bytes;
-    cudaError_t e = cudaMalloc(&p, n);
-    if (e != cudaSuccess)
-        return resource_exhausted("CUDA: cannot allocate " + std::to_string(bytes) + " bytes: " + cudaGetErrorString(e));
-    e = cudaMemset(p, 0, n);
-    if (e != cudaSuccess) {
+namespace {
+
+// A caching allocator: cudaMalloc/cudaFree cost tens of microseconds and cudaFree waits for the
+// GPU, so blocks up to kMaxCachedBytes go back to a free list keyed by their rounded size instead.
+// Reuse is safe without events because all work runs on the one (legacy default) stream: a kernel
+// that used a block is queued before any kernel of its next owner.
+constexpr size_t kMaxCachedBytes = size_t(256) << 20;
+
+size_t round_size(size_t bytes) {
+    if (bytes > kMaxCachedBytes) return bytes;
+    size_t r = 512;
+    while (r < bytes) r <<= 1;
+    return r;
+}
+
+struct BlockCache {
+    std::mutex mu;
+    std::unordered_map<size_t, std::vector<void*>> free;
+};
+BlockCache& block_cache() {
+    static BlockCache* c = new BlockCache;  // never destroyed: frees may run during static teardown
+    return *c;
+}
+
+void release(void* p, size_t rounded) {
+    if (rounded > kMaxCachedBytes) {
         cudaFree(p);
+        return;
+    }
+    BlockCache& c = block_cache();
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.free[rounded].push_back(p);
+}
+
+}  // namespace
+
+Result<std::shared_ptr<void>> cuda_alloc_zeroed(size_t bytes) {
+    const size_t n = round_size(bytes == 0 ? 1 : bytes);
+    void* p = nullptr;
+    {
+        BlockCache& c = block_cache();
+        std::lock_guard<std::mutex> lock(c.mu);
+        auto it = c.free.find(n);
+        if (it != c.free.end() && !it->second.empty()) {
+            p = it->second.back();
+            it->second.pop_back();
+        }
+    }
+    if (p == nullptr) {
+        cudaError_t e = cudaMalloc(&p, n);
+        if (e != cudaSuccess) {
+            // Out of memory with blocks parked in the cache: give them back and try once more.
+            BlockCache& c = block_cache();
+            {
+                std::lock_guard<std::mutex> lock(c.mu);
+                for (auto& [size, list] : c.free)
+                    for (void* q : list) cudaFree(q);
+                c.free.clear();
+            }
+            cudaGetLastError();
+            e = cudaMalloc(&p, n);
+        }
+        if (e != cudaSuccess)
+            return resource_exhausted("CUDA: cannot allocate " + std::to_string(bytes) + " bytes: " + cudaGetErrorString(e));
+    }
+    const cudaError_t e = cudaMemsetAsync(p, 0, n, 0);  // ordered on the default stream
+    if (e != cudaSuccess) {
+        release(p, n);
         return cuda_error("memset", e);
     }
-    return std::shared_ptr<void>(p, [](void* q) { cudaFree(q); });
+    return std::shared_ptr<void>(p, [n](void* q) { release(q, n); });
 }
 
 Status copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
@@ -54,6 +116,14 @@ Status copy_bytes(void* dst, Device dst_device, const void* src, Device src_devi
     // cudaMemcpy on the legacy default stream waits for the kernels queued before it.
     const cudaError_t e = cudaMemcpy(dst, src, bytes, kind);
     return e == cudaSuccess ? Status::ok() : cuda_error("memcpy", e);
+}
+
+Status copy_rows_2d(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t row_bytes, size_t rows,
+                    Device device) {
+    if (rows == 0 || row_bytes == 0) return Status::ok();
+    const cudaError_t e = cudaMemcpy2D(dst, dst_pitch, src, src_pitch, row_bytes, rows,
+                                       device == Device::kCpu ? cudaMemcpyHostToHost : cudaMemcpyDeviceToDevice);
+    return e == cudaSuccess ? Status::ok() : cuda_error("memcpy2D", e);
 }
 
 Status cuda_synchronize() {
@@ -76,6 +146,14 @@ Status copy_bytes(void* dst, Device dst_device, const void* src, Device src_devi
     if (dst_device != Device::kCpu || src_device != Device::kCpu)
         return unimplemented("CUDA copy: kite was built without CUDA (configure with -DKITE_CUDA=ON)");
     if (bytes) std::memcpy(dst, src, bytes);
+    return Status::ok();
+}
+
+Status copy_rows_2d(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t row_bytes, size_t rows,
+                    Device device) {
+    if (device != Device::kCpu) return unimplemented("CUDA copy: kite was built without CUDA (configure with -DKITE_CUDA=ON)");
+    for (size_t r = 0; r < rows; ++r)
+        std::memcpy(static_cast<char*>(dst) + r * dst_pitch, static_cast<const char*>(src) + r * src_pitch, row_bytes);
     return Status::ok();
 }
 

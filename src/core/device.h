@@ -23,6 +23,11 @@ Result<std::shared_ptr<void>> cuda_alloc_zeroed(size_t bytes);
 // respect to the host: when it returns, the destination holds the data.
 Status copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes);
 
+// `rows` rows of `row_bytes` each, from src (rows `src_pitch` bytes apart) to dst (`dst_pitch`
+// apart), both on `device`: a column block of a row-major matrix.
+Status copy_rows_2d(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t row_bytes, size_t rows,
+                    Device device);
+
 // Waits for all GPU work of this process; reports a kernel's asynchronous error, if any.
 Status cuda_synchronize();
 

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "core/device.h"
+
 namespace kite {
 
 Result<KvCache> KvCache::create(const KvCacheShape& shape) {
@@ -10,13 +12,17 @@ Result<KvCache> KvCache::create(const KvCacheShape& shape) {
         return invalid_argument("KV cache: every dimension must be positive (layers " + std::to_string(shape.num_layers) +
                                 ", blocks " + std::to_string(shape.num_blocks) + ", block size " +
                                 std::to_string(shape.block_size) + ")");
-    if (shape.dtype != DType::kF32) return unimplemented("KV cache: only f32 K/V on the CPU backend");
+    if (shape.dtype != DType::kF32) return unimplemented("KV cache: only f32 K/V for now");
+    if (shape.device == Device::kCuda) {
+        std::string why;
+        if (!cuda_available(&why)) return unavailable("KV cache on CUDA: " + why);
+    }
     KvCache kv;
     kv.shape_ = shape;
     const std::vector<int64_t> dims = {shape.num_blocks, shape.block_size, shape.num_kv_heads, shape.head_dim};
     for (int l = 0; l < shape.num_layers; ++l) {
-        kv.k_.push_back(Tensor::zeros(shape.dtype, dims));
-        kv.v_.push_back(Tensor::zeros(shape.dtype, dims));
+        kv.k_.push_back(Tensor::zeros(shape.dtype, dims, shape.device));
+        kv.v_.push_back(Tensor::zeros(shape.dtype, dims, shape.device));
     }
     return kv;
 }
@@ -27,7 +33,8 @@ void KvCache::copy_block(int src, int dst) {
     for (int l = 0; l < shape_.num_layers; ++l) {
         for (Tensor* pool : {&k_[l], &v_[l]}) {
             auto* base = static_cast<uint8_t*>(pool->raw());
-            std::memcpy(base + dst * bytes, base + src * bytes, bytes);
+            const Status st = copy_bytes(base + dst * bytes, shape_.device, base + src * bytes, shape_.device, bytes);
+            KITE_CHECK_MSG(st.is_ok(), st.message());
         }
     }
 }
@@ -41,7 +48,8 @@ std::vector<uint8_t> KvCache::save_blocks(const std::vector<int>& blocks) const 
             const auto* base = static_cast<const uint8_t*>(pool->raw());
             for (int b : blocks) {
                 KITE_CHECK(b >= 0 && b < shape_.num_blocks);
-                std::memcpy(dst, base + b * bytes, bytes);
+                const Status st = copy_bytes(dst, Device::kCpu, base + b * bytes, shape_.device, bytes);
+                KITE_CHECK_MSG(st.is_ok(), st.message());
                 dst += bytes;
             }
         }
@@ -58,7 +66,8 @@ void KvCache::load_blocks(const std::vector<int>& blocks, const std::vector<uint
             auto* base = static_cast<uint8_t*>(pool->raw());
             for (int b : blocks) {
                 KITE_CHECK(b >= 0 && b < shape_.num_blocks);
-                std::memcpy(base + b * bytes, src, bytes);
+                const Status st = copy_bytes(base + b * bytes, shape_.device, src, Device::kCpu, bytes);
+                KITE_CHECK_MSG(st.is_ok(), st.message());
                 src += bytes;
             }
         }

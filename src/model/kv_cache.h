@@ -18,6 +18,7 @@ struct KvCacheShape {
     int num_kv_heads = 0;
     int head_dim = 0;
     DType dtype = DType::kF32;
+    Device device = Device::kCpu;  // kCuda: the pools live in GPU memory (a KITE_CUDA build)
 
     int64_t block_elems() const { return int64_t(block_size) * num_kv_heads * head_dim; }
     // Bytes one block takes over all layers, K and V.

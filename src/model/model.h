@@ -30,6 +30,10 @@ struct LoadOptions {
     // Random weights from config.json alone (benchmarks of real shapes without a checkpoint).
     bool dummy_weights = false;
     uint64_t dummy_seed = 0;
+    // Where the weights live and the forward runs. kCuda (a KITE_CUDA build) copies every weight to
+    // the GPU at load; the KV cache must then be on the GPU too (KvCacheShape::device). Logits still
+    // come back to the host for sampling.
+    Device device = Device::kCpu;
 };
 
 // A model folder (config.json + *.safetensors) or a .gguf file.

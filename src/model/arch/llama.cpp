@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
 #include "core/parallel.h"
 #include "model/registry.h"
 #include "model/rotary.h"
@@ -34,6 +35,10 @@ private:
     Status attention(int layer, const ForwardBatch& batch, const Tensor& cos, const Tensor& sin, KvCache& kv,
                      const Tensor& h, Tensor& out);
     Status mlp(int layer, const Tensor& h, Tensor& out);
+    Status upload_weights();
+
+    // Where weights and activations live (LoadOptions::device); every Tensor::zeros below uses it.
+    Device device_ = Device::kCpu;
 
     ModelConfig config_;
     RotaryEmbedding rotary_;
@@ -90,16 +95,40 @@ Status LlamaModel::load(const WeightSource& src, const LoadOptions& opts) {
         }
         L.sliding_window = (c.sliding_window > 0 && l >= c.max_window_layers) ? c.sliding_window : 0;
     }
+    if (opts.device == Device::kCuda) return upload_weights();
     return Status::ok();
 }
 
-// Copies columns [col, col + width) of each row of src [T, stride] into dst [T, width].
-void take_columns(const Tensor& src, int64_t col, int64_t width, Tensor& dst) {
+// CUDA backend (docs/cuda.md): every weight is copied to the GPU once; the host copies are dropped.
+Status LlamaModel::upload_weights() {
+    std::string why;
+    if (!cuda_available(&why)) return unavailable("LoadOptions.device = cuda: " + why);
+    auto up = [](Tensor& t) -> Status {
+        if (!t.defined()) return Status::ok();
+        if (dtype_is_quantized(t.dtype()))
+            return unimplemented(std::string("CUDA: quantized weights (") + dtype_name(t.dtype()) + ") are not supported yet");
+        KITE_ASSIGN_OR_RETURN(t, t.to(Device::kCuda));
+        return Status::ok();
+    };
+    const bool tied = lm_head_.t.raw() == embed_.raw();
+    KITE_RETURN_IF_ERROR(up(embed_));
+    KITE_RETURN_IF_ERROR(up(final_norm_));
+    if (tied) lm_head_.t = embed_;
+    else KITE_RETURN_IF_ERROR(up(lm_head_.t));
+    for (LayerWeights& L : layers_) {
+        for (Tensor* t : {&L.input_norm, &L.post_attn_norm, &L.qkv.t, &L.o.t, &L.gate_up.t, &L.down.t, &L.qkv_bias,
+                          &L.o_bias, &L.gate_up_bias, &L.down_bias, &L.q_norm, &L.k_norm})
+            KITE_RETURN_IF_ERROR(up(*t));
+    }
+    device_ = Device::kCuda;
+    return Status::ok();
+}
+
+// Copies columns [col, col + width) of each row of src [T, stride] into dst [T, width] (same device).
+Status take_columns(const Tensor& src, int64_t col, int64_t width, Tensor& dst) {
     const int64_t T = src.dim(0), stride = src.dim(1);
-    const float* s = src.data<float>();
-    float* d = dst.data<float>();
-    for (int64_t t = 0; t < T; ++t)
-        for (int64_t i = 0; i < width; ++i) d[t * width + i] = s[t * stride + col + i];
+    return copy_rows_2d(dst.data<float>(), width * sizeof(float), src.data<float>() + col, stride * sizeof(float),
+                        width * sizeof(float), T, src.device());
 }
 
 Status LlamaModel::attention(int layer, const ForwardBatch& batch, const Tensor& cos, const Tensor& sin, KvCache& kv,
@@ -107,14 +136,14 @@ Status LlamaModel::attention(int layer, const ForwardBatch& batch, const Tensor&
     const LayerWeights& L = layers_[layer];
     const int64_t T = batch.num_tokens(), D = config_.head_dim;
     const int64_t nh = config_.num_heads, nkv = config_.num_kv_heads;
-    Tensor qkv = Tensor::zeros(DType::kF32, {T, (nh + 2 * nkv) * D});
+    Tensor qkv = Tensor::zeros(DType::kF32, {T, (nh + 2 * nkv) * D}, device_);
     KITE_RETURN_IF_ERROR(ops::linear(h, L.qkv, opt(L.qkv_bias), qkv));
-    Tensor q = Tensor::zeros(DType::kF32, {T, nh, D});
-    Tensor k = Tensor::zeros(DType::kF32, {T, nkv, D});
-    Tensor v = Tensor::zeros(DType::kF32, {T, nkv, D});
-    take_columns(qkv, 0, nh * D, q);
-    take_columns(qkv, nh * D, nkv * D, k);
-    take_columns(qkv, (nh + nkv) * D, nkv * D, v);
+    Tensor q = Tensor::zeros(DType::kF32, {T, nh, D}, device_);
+    Tensor k = Tensor::zeros(DType::kF32, {T, nkv, D}, device_);
+    Tensor v = Tensor::zeros(DType::kF32, {T, nkv, D}, device_);
+    KITE_RETURN_IF_ERROR(take_columns(qkv, 0, nh * D, q));
+    KITE_RETURN_IF_ERROR(take_columns(qkv, nh * D, nkv * D, k));
+    KITE_RETURN_IF_ERROR(take_columns(qkv, (nh + nkv) * D, nkv * D, v));
     if (config_.qk_norm) {
         KITE_RETURN_IF_ERROR(ops::rms_norm(q, L.q_norm, config_.rms_norm_eps, q));
         KITE_RETURN_IF_ERROR(ops::rms_norm(k, L.k_norm, config_.rms_norm_eps, k));
@@ -122,7 +151,7 @@ Status LlamaModel::attention(int layer, const ForwardBatch& batch, const Tensor&
     KITE_RETURN_IF_ERROR(ops::rope(q, cos, sin, rotary_.rot_dim()));
     KITE_RETURN_IF_ERROR(ops::rope(k, cos, sin, rotary_.rot_dim()));
     KITE_RETURN_IF_ERROR(ops::write_kv(k, v, batch.slot_mapping, kv.k(layer), kv.v(layer)));
-    Tensor attn = Tensor::zeros(DType::kF32, {T, nh, D});
+    Tensor attn = Tensor::zeros(DType::kF32, {T, nh, D}, device_);
     ops::AttentionParams ap;
     ap.scale = 1.0f / std::sqrt(static_cast<float>(D));
     ap.sliding_window = L.sliding_window;
@@ -136,9 +165,9 @@ Status LlamaModel::mlp(int layer, const Tensor& h, Tensor& out) {
     const int64_t T = h.dim(0), I = config_.intermediate_size;
     if (config_.hidden_act != "silu" && config_.hidden_act != "swish")
         return unimplemented("hidden_act '" + config_.hidden_act + "' is not supported (expected silu)");
-    Tensor gate_up = Tensor::zeros(DType::kF32, {T, 2 * I});
+    Tensor gate_up = Tensor::zeros(DType::kF32, {T, 2 * I}, device_);
     KITE_RETURN_IF_ERROR(ops::linear(h, L.gate_up, opt(L.gate_up_bias), gate_up));
-    Tensor act = Tensor::zeros(DType::kF32, {T, I});
+    Tensor act = Tensor::zeros(DType::kF32, {T, I}, device_);
     KITE_RETURN_IF_ERROR(ops::silu_mul(gate_up, act));
     return ops::linear(act, L.down, opt(L.down_bias), out);
 }
@@ -161,11 +190,15 @@ Status LlamaModel::forward(const ForwardBatch& batch, KvCache& kv, Tensor& logit
         rotary_.compute(std::span<const int32_t>(batch.positions).subspan(b, e - b), batch.context_lens[s],
                         cos.data<float>() + int64_t(b) * half, sin.data<float>() + int64_t(b) * half);
     }
+    if (device_ != Device::kCpu) {  // computed on the host, used on the device
+        KITE_ASSIGN_OR_RETURN(cos, cos.to(device_));
+        KITE_ASSIGN_OR_RETURN(sin, sin.to(device_));
+    }
 
-    Tensor residual = Tensor::zeros(DType::kF32, {T, H});
+    Tensor residual = Tensor::zeros(DType::kF32, {T, H}, device_);
     KITE_RETURN_IF_ERROR(ops::embedding(embed_, batch.token_ids, residual));
-    Tensor h = Tensor::zeros(DType::kF32, {T, H});
-    Tensor branch = Tensor::zeros(DType::kF32, {T, H});
+    Tensor h = Tensor::zeros(DType::kF32, {T, H}, device_);
+    Tensor branch = Tensor::zeros(DType::kF32, {T, H}, device_);
     KITE_RETURN_IF_ERROR(ops::rms_norm(residual, layers_[0].input_norm, config_.rms_norm_eps, h));
     for (int l = 0; l < config_.num_layers; ++l) {
         KITE_RETURN_IF_ERROR(attention(l, batch, cos, sin, kv, h, branch));
@@ -184,15 +217,20 @@ Status LlamaModel::forward(const ForwardBatch& batch, KvCache& kv, Tensor& logit
         for (int32_t t = 0; t < T; ++t) rows[t] = t;
     }
     const int64_t R = static_cast<int64_t>(rows.size());
-    Tensor picked = Tensor::zeros(DType::kF32, {R, H});
+    Tensor picked = Tensor::zeros(DType::kF32, {R, H}, device_);
     for (int64_t r = 0; r < R; ++r) {
         if (rows[r] < 0 || rows[r] >= T) return invalid_argument("forward: logits index outside the batch");
-        std::copy_n(residual.data<float>() + int64_t(rows[r]) * H, H, picked.data<float>() + r * H);
+        KITE_RETURN_IF_ERROR(copy_bytes(picked.data<float>() + r * H, device_,
+                                        residual.data<float>() + int64_t(rows[r]) * H, device_, H * sizeof(float)));
     }
     KITE_RETURN_IF_ERROR(ops::rms_norm(picked, final_norm_, config_.rms_norm_eps, picked));
     if (!logits.defined() || logits.dim(0) != R || logits.dim(1) != config_.vocab_size)
         logits = Tensor::zeros(DType::kF32, {R, config_.vocab_size});
-    return ops::linear(picked, lm_head_, nullptr, logits);
+    if (device_ == Device::kCpu) return ops::linear(picked, lm_head_, nullptr, logits);
+    // On the GPU: the head writes device logits, then one copy brings them to the host sampler.
+    Tensor dev_logits = Tensor::zeros(DType::kF32, {R, config_.vocab_size}, device_);
+    KITE_RETURN_IF_ERROR(ops::linear(picked, lm_head_, nullptr, dev_logits));
+    return copy_bytes(logits.raw(), Device::kCpu, dev_logits.raw(), device_, static_cast<size_t>(logits.nbytes()));
 }
 
 }  // namespace
