@@ -7,6 +7,10 @@
 
 namespace kite::server {
 
+namespace {
+constexpr int64_t kMaxChoices = 1024;  // sequences one HTTP request may ask for (prompts x n)
+}  // namespace
+
 void respond(ServerState& st, const HttpRequest& req, Exchange& ex, HttpResponse r) {
     st.metrics.count_http(r.status);
     if (st.config.access_log)
@@ -46,6 +50,11 @@ Result<std::vector<int32_t>> encode_text(const ServerState& st, const std::strin
 void launch_generation(ServerState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex,
                        ParsedGeneration parsed, ApiKind kind, std::vector<PreparedPrompt> prompts,
                        std::unique_ptr<GenerationApi> api, const char* id_prefix) {
+    const int per_prompt = parsed.request.num_beams > 1 ? parsed.request.num_return_sequences : parsed.request.n;
+    if (static_cast<int64_t>(prompts.size()) * per_prompt > kMaxChoices)
+        return respond_error(st, req, *ex, invalid_argument("n: " + std::to_string(prompts.size()) + " prompts x " +
+                                                            std::to_string(per_prompt) + " sequences exceeds " +
+                                                            std::to_string(kMaxChoices) + " per request"));
     std::vector<GenerationRequest> requests;
     for (PreparedPrompt& p : prompts) {
         ParsedGeneration one = parsed;

@@ -126,6 +126,8 @@ int run_server(const ServeOptions& o) {
     srv.run();
     loader.join();
     if (st.engine) st.engine->shutdown(/*drain=*/false);
+    // The engine's callbacks hold executors of the I/O loop: drop them while the loop still exists.
+    st.engine.reset();
     std::lock_guard<std::mutex> lock(mu);
     if (!load_error.is_ok()) {
         std::fprintf(stderr, "kite serve: %s\n", load_error.message().c_str());

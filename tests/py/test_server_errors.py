@@ -49,7 +49,7 @@ MATRIX = [
     (C, {"prompt": "x", "max_tokens": 600}, 400), (C, {"prompt": "x", "best_of": 3}, 400),
     (C, {"prompt": "x", "suffix": "end"}, 400), (C, {"prompt": "x", "user": 5}, 400),
     (C, {"prompt": "x", "model": 5}, 400), (C, {"prompt": "x", "model": "other"}, 404),
-    (C, {"prompt": "x", "echo": True, "logprobs": 1}, 400), (C, {"prompt": "x", "min_tokens": 50, "max_tokens": 5}, 400),
+    (C, {"prompt": "x", "echo": True, "logprobs": 1}, 400), (C, {"prompt": ["x"] * 20, "n": 128}, 400), (C, {"prompt": "x", "min_tokens": 50, "max_tokens": 5}, 400),
     (CH, {}, 400), (CH, {"messages": "hi"}, 400), (CH, {"messages": []}, 400), (CH, {"messages": [5]}, 400),
     (CH, {"messages": [{"content": "x"}]}, 400), (CH, {"messages": [{"role": "wizard", "content": "x"}]}, 400),
     (CH, {"messages": [{"role": "user", "content": 5}]}, 400), (CH, {"messages": [{"role": "user"}]}, 400),
