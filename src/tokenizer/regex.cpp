@@ -1,8 +1,15 @@
-// PCRE2 wrapper: translation of the few Oniguruma spellings PCRE2 lacks (\uXXXX), JIT matching
-// with a per-thread match block and JIT stack so that const Regex objects are shared by threads.
+// PCRE2 wrapper: translation of the Oniguruma spellings PCRE2 lacks or reads differently, JIT
+// matching with a per-thread match block and JIT stack so that const Regex objects are shared by
+// threads.
 #include "tokenizer/regex.h"
 
 #include <cctype>
+#include <map>
+#include <mutex>
+
+#include <utf8proc.h>
+
+#include "tokenizer/unicode.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -15,6 +22,86 @@ namespace {
 // Unicode White_Space set Oniguruma uses (PCRE2's \s also takes U+180E).
 constexpr const char* kWhiteSpace =
     "\\t\\n\\x{0B}\\f\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}";
+
+// Code points that utf8proc's Unicode tables assign but PCRE2's older ones leave unassigned
+// (PCRE2 10.42 has Unicode 14; Oniguruma, which HF uses, is newer). Found once by asking PCRE2.
+const std::vector<uint32_t>& pcre2_unknown_code_points() {
+    static const std::vector<uint32_t> cps = [] {
+        std::vector<uint32_t> out;
+        int err = 0;
+        PCRE2_SIZE off = 0;
+        const char* pat = "^\\p{Cn}$";
+        pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pat), PCRE2_ZERO_TERMINATED,
+                                         PCRE2_UTF | PCRE2_UCP, &err, &off, nullptr);
+        if (!code) return out;
+        pcre2_match_data* md = pcre2_match_data_create(1, nullptr);
+        std::string buf;
+        for (uint32_t cp = 0x80; cp <= 0x10FFFF; ++cp) {
+            if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+            const auto c = utf8proc_category(static_cast<utf8proc_int32_t>(cp));
+            if (c == UTF8PROC_CATEGORY_CN || c == UTF8PROC_CATEGORY_CO) continue;
+            buf.clear();
+            append_utf8(buf, cp);
+            if (pcre2_match(code, reinterpret_cast<PCRE2_SPTR>(buf.data()), buf.size(), 0, 0, md, nullptr) >= 0)
+                out.push_back(cp);
+        }
+        pcre2_match_data_free(md);
+        pcre2_code_free(code);
+        return out;
+    }();
+    return cps;
+}
+
+// Class items (no brackets) for the code points PCRE2 does not know that utf8proc puts in the
+// general category `prop` ("L", "Lu", "N", "P", "S", ...); empty when none or `prop` is not a
+// general category.
+std::string newer_members(const std::string& prop) {
+    static std::mutex mu;
+    static std::map<std::string, std::string> cache;
+    std::lock_guard lock(mu);
+    auto it = cache.find(prop);
+    if (it != cache.end()) return it->second;
+    static const char* const kNames[] = {"Cn", "Lu", "Ll", "Lt", "Lm", "Lo", "Mn", "Mc", "Me", "Nd", "Nl", "No",
+                                         "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So",
+                                         "Zs", "Zl", "Zp", "Cc", "Cf", "Cs", "Co"};  // utf8proc's order
+    std::string items;
+    if (!prop.empty() && prop.size() <= 2 && std::isupper(static_cast<unsigned char>(prop[0]))) {
+        uint32_t first = 0, last = 0;
+        bool open = false;
+        auto flush = [&] {
+            if (!open) return;
+            char b[48];
+            std::snprintf(b, sizeof(b), first == last ? "\\x{%X}" : "\\x{%X}-\\x{%X}", first, last);
+            items += b;
+            open = false;
+        };
+        for (uint32_t cp : pcre2_unknown_code_points()) {
+            const std::string name = kNames[utf8proc_category(static_cast<utf8proc_int32_t>(cp))];
+            if (name.compare(0, prop.size(), prop) != 0) continue;
+            if (open && cp == last + 1) { last = cp; continue; }
+            flush();
+            first = last = cp;
+            open = true;
+        }
+        flush();
+    }
+    cache[prop] = items;
+    return items;
+}
+
+// \p{X} / \pX / \P{X} at p[i] (p[i] == '\\'): the property name and the escape's length, or 0.
+size_t property_escape(const std::string& p, size_t i, std::string& name, bool& negated) {
+    if (i + 2 >= p.size() || (p[i + 1] != 'p' && p[i + 1] != 'P')) return 0;
+    negated = p[i + 1] == 'P';
+    if (p[i + 2] != '{') {
+        name = p.substr(i + 2, 1);
+        return 3;
+    }
+    const size_t e = p.find('}', i + 3);
+    if (e == std::string::npos) return 0;
+    name = p.substr(i + 3, e - i - 3);
+    return e - i + 1;
+}
 
 std::string translate(const std::string& p) {
     std::string out;
@@ -33,6 +120,18 @@ std::string translate(const std::string& p) {
                     i += 5;
                     continue;
                 }
+            }
+            std::string prop;
+            bool negated = false;
+            if (const size_t len = property_escape(p, i, prop, negated)) {
+                // A general category gains the members of Unicode versions newer than PCRE2's.
+                const std::string extra = newer_members(prop);
+                const std::string esc = p.substr(i, len);
+                if (extra.empty() || (negated && in_class)) out += esc;
+                else if (in_class) out += esc + extra;
+                else out += (negated ? "[^" : "[") + esc.substr(0, 1) + "p" + esc.substr(2) + extra + "]";
+                i += len - 1;
+                continue;
             }
             if (n == 's') out += in_class ? std::string(kWhiteSpace) : "[" + std::string(kWhiteSpace) + "]";
             else if (n == 'S' && !in_class) out += "[^" + std::string(kWhiteSpace) + "]";

@@ -114,11 +114,10 @@ bool is_bert_punctuation(uint32_t cp) {
     return ascii || is_punctuation(cp);
 }
 bool is_other(uint32_t cp) {
-    // Noncharacters are unassigned (Cn), but the tables of HF's BertNormalizer do not list them
-    // as "other": they survive clean_text (and become [UNK]), which the reference vectors show.
-    if ((cp >= 0xFDD0 && cp <= 0xFDEF) || (cp & 0xFFFE) == 0xFFFE) return false;
+    // Control, format, private use (and surrogates). Unassigned code points (Cn) are left out:
+    // HF's BertNormalizer keeps them (they become [UNK]), as a scan of every code point shows.
     const auto c = cat(cp);
-    return c == UTF8PROC_CATEGORY_CN || (c >= UTF8PROC_CATEGORY_CC && c <= UTF8PROC_CATEGORY_CO);
+    return c >= UTF8PROC_CATEGORY_CC && c <= UTF8PROC_CATEGORY_CO;
 }
 bool is_mark(uint32_t cp) {
     const auto c = cat(cp);

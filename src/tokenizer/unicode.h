@@ -40,7 +40,7 @@ bool is_alphanumeric(uint32_t cp);    // letters and numbers (Rust char::is_alph
 bool is_punctuation(uint32_t cp);     // general category P*
 bool is_numeric(uint32_t cp);         // general category N* (Rust char::is_numeric)
 bool is_bert_punctuation(uint32_t cp);  // ASCII punctuation or P*
-bool is_other(uint32_t cp);           // general category C* (control, format, unassigned, private)
+bool is_other(uint32_t cp);           // Cc, Cf, Cs, Co (not unassigned: see unicode.cpp)
 bool is_mark(uint32_t cp);            // general category M*
 bool is_nonspacing_mark(uint32_t cp); // general category Mn
 bool is_chinese_char(uint32_t cp);    // CJK ideograph blocks, as BERT defines them
