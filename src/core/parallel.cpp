@@ -1,11 +1,12 @@
 // The CPU thread pool behind parallel_for. A job is published as one 64-bit word (generation,
 // chunk count, next chunk) that threads claim chunks from by compare-and-swap; the caller waits only
 // for chunks that were actually claimed. Workers spin briefly between jobs (ops follow each other
-// within microseconds in a forward pass) and then sleep on the generation counter.
+// within microseconds in a forward pass) and then sleep on a condition variable.
 #include "core/parallel.h"
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
@@ -65,8 +66,7 @@ public:
         done_.store(0, std::memory_order_relaxed);
         const uint32_t g = ++gen_value_;
         state_.store(pack(g, uint32_t(chunks), 0), std::memory_order_release);
-        wake_.store(g, std::memory_order_release);
-        wake_.notify_all();
+        publish(g);
         work(g);
         for (int spin = 0; done_.load(std::memory_order_acquire) < chunks; ++spin) {
             if (spin < kSpinIterations) KITE_PAUSE();
@@ -79,15 +79,25 @@ private:
     void start(int threads) {
         threads_ = std::max(1, threads);
         quit_.store(false);
-        for (int i = 1; i < threads_; ++i) workers_.emplace_back([this] { loop(); });
+        const uint32_t now = wake_.load();  // read here: a worker may first run after a later publish
+        for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, now] { loop(now); });
     }
 
     void stop() {
         quit_.store(true);
-        wake_.store(++gen_value_, std::memory_order_release);
-        wake_.notify_all();
+        publish(++gen_value_);
         for (std::thread& t : workers_) t.join();
         workers_.clear();
+    }
+
+    // Announces generation g. A worker sleeps only after registering in sleepers_ and re-checking
+    // wake_ under sleep_mu_, so with both sides sequentially consistent no wake-up is lost.
+    void publish(uint32_t g) {
+        wake_.store(g);
+        if (sleepers_.load() > 0) {
+            std::lock_guard<std::mutex> lock(sleep_mu_);
+            sleep_cv_.notify_all();
+        }
     }
 
     // Claims and runs chunks of job `g` until none is left.
@@ -109,15 +119,16 @@ private:
         }
     }
 
-    void loop() {
-        uint32_t seen = wake_.load(std::memory_order_acquire);
+    void loop(uint32_t seen) {
         for (;;) {
             uint32_t g = seen;
             for (int spin = 0; spin < kSpinIterations && (g = wake_.load(std::memory_order_acquire)) == seen; ++spin)
                 KITE_PAUSE();
             if (g == seen) {
-                wake_.wait(seen, std::memory_order_acquire);
-                g = wake_.load(std::memory_order_acquire);
+                std::unique_lock<std::mutex> lock(sleep_mu_);
+                sleepers_.fetch_add(1);
+                while ((g = wake_.load()) == seen) sleep_cv_.wait(lock);
+                sleepers_.fetch_sub(1);
             }
             if (quit_.load()) return;
             seen = g;
@@ -135,6 +146,9 @@ private:
     std::atomic<int64_t> n_{0};
     std::atomic<int64_t> done_{0};
     std::atomic<bool> quit_{false};
+    std::mutex sleep_mu_;
+    std::condition_variable sleep_cv_;
+    std::atomic<int> sleepers_{0};
 };
 
 std::atomic<int> g_threads{0};  // 0: not chosen yet
