@@ -95,7 +95,7 @@ Status paged_attention(const float* q, const float* k_pool, const float* v_pool,
     }
     for (size_t s = 0; s < S; ++s) meta.insert(meta.end(), block_tables[s].begin(), block_tables[s].end());
     void* dev = nullptr;
-    KITE_RETURN_IF_ERROR(upload(kScratchMeta, meta.data(), meta.size() * sizeof(int32_t), &dev));
+    KITE_RETURN_IF_ERROR(upload(kScratchAttention, meta.data(), meta.size() * sizeof(int32_t), &dev));
     const auto* d = static_cast<const int32_t*>(dev);
     const int D = static_cast<int>(head_dim);
     const size_t smem = (size_t(2) * D + kThreads + 32) * sizeof(float);

@@ -25,11 +25,13 @@ inline Status launch_status(const char* op) {
     return Status::ok();
 }
 
-// Scratch slots, one per kind of use, so two uploads of one call never share memory. They only
+// Scratch slots, one per kind of use, so uploads of different kinds never share memory. They only
 // grow; the default stream orders every use after the work queued before it.
-enum ScratchSlot { kScratchMeta = 0, kScratchCast = 1, kNumScratch = 2 };
+enum ScratchSlot { kScratchIds = 0, kScratchSlots = 1, kScratchAttention = 2, kScratchCast = 3, kNumScratch = 4 };
 Status scratch(ScratchSlot slot, size_t bytes, void** out);
-// Copies `bytes` of host data into scratch `slot`; *dev gets the device pointer.
+// Copies `bytes` of host data into scratch `slot`; *dev gets the device pointer. When the bytes
+// equal the slot's last upload (every layer of a step sends the same slot mapping and block
+// tables), the copy, a host-device synchronization, is skipped.
 Status upload(ScratchSlot slot, const void* host, size_t bytes, void** dev);
 
 __device__ inline float warp_sum(float v) {

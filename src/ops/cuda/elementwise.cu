@@ -70,7 +70,7 @@ Status embedding(const Tensor& table, std::span<const int32_t> ids, float* out) 
     const int64_t T = static_cast<int64_t>(ids.size()), H = table.dim(1);
     if (T == 0) return Status::ok();
     void* dev_ids = nullptr;
-    KITE_RETURN_IF_ERROR(upload(kScratchMeta, ids.data(), ids.size_bytes(), &dev_ids));
+    KITE_RETURN_IF_ERROR(upload(kScratchIds, ids.data(), ids.size_bytes(), &dev_ids));
     const auto* d_ids = static_cast<const int32_t*>(dev_ids);
     if (table.dtype() == DType::kF32) {
         embedding_kernel<<<grid_for(T * H, kThreads), kThreads>>>(table.data<float>(), d_ids, T, H, out);
@@ -100,7 +100,7 @@ Status write_kv(const float* k, const float* v, int64_t T, int64_t row_elems, st
                 float* k_pool, float* v_pool) {
     if (T * row_elems == 0) return Status::ok();
     void* dev_slots = nullptr;
-    KITE_RETURN_IF_ERROR(upload(kScratchMeta, slots.data(), slots.size_bytes(), &dev_slots));
+    KITE_RETURN_IF_ERROR(upload(kScratchSlots, slots.data(), slots.size_bytes(), &dev_slots));
     write_kv_kernel<<<grid_for(T * row_elems, kThreads), kThreads>>>(k, v, T, row_elems,
                                                                      static_cast<const int64_t*>(dev_slots), k_pool, v_pool);
     return launch_status("write_kv");
