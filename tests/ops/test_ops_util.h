@@ -1,6 +1,7 @@
 // Helpers of the op tests: seeded random tensors and copies in and out of them.
 #pragma once
 
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -19,6 +20,7 @@ inline std::vector<float> random_floats(size_t n, uint32_t seed, float lo = -1.0
 
 inline Tensor tensor_of(const std::vector<float>& v, std::vector<int64_t> shape) {
     Tensor t = Tensor::zeros(DType::kF32, std::move(shape));
+    if (static_cast<int64_t>(v.size()) != t.numel()) std::abort();  // a test bug, not a kernel one
     std::memcpy(t.data<float>(), v.data(), v.size() * sizeof(float));
     return t;
 }

@@ -1,4 +1,5 @@
 // Per-token elementwise kernels: embedding gather, SwiGLU, rotary embedding, K/V slot writes.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -33,7 +34,8 @@ void embedding(const Tensor& table, std::span<const int32_t> ids, float* out) {
 }
 
 void silu_mul(const float* gate_up, int64_t T, int64_t n, float* out) {
-    parallel_for(T, 4, [&](int64_t b, int64_t e) {
+    // Rows of fewer than ~32K elements are not worth a thread hand-off.
+    parallel_for(T, std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, n)), [&](int64_t b, int64_t e) {
         for (int64_t t = b; t < e; ++t) {
             const float* g = gate_up + t * 2 * n;
             const float* u = g + n;

@@ -1,4 +1,8 @@
-// RMSNorm as Hugging Face computes it: mean of squares in f32-or-better, x * rsqrt(var + eps) * w.
+// RMSNorm as Hugging Face computes it: mean of squares in f32-or-better (here f64, 2 x 4 lanes in a
+// fixed order per row), x * rsqrt(var + eps) * w. Rows are independent, so batching changes nothing.
+#include <immintrin.h>
+
+#include <algorithm>
 #include <cmath>
 
 #include "core/parallel.h"
@@ -7,26 +11,52 @@
 namespace kite::ops::cpu {
 
 namespace {
-inline void norm_row(const float* x, const float* w, int64_t n, float eps, float* out) {
-    double ss = 0.0;
-    for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
-    const float inv = 1.0f / std::sqrt(static_cast<float>(ss / static_cast<double>(n)) + eps);
-    for (int64_t i = 0; i < n; ++i) out[i] = w[i] * (x[i] * inv);
+
+constexpr int64_t kMinElemsPerChunk = 32 * 1024;  // below this a thread hand-off costs more than it saves
+
+inline double sum_squares(const float* x, int64_t n) {
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256d lo = _mm256_cvtps_pd(_mm_loadu_ps(x + i)), hi = _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4));
+        a0 = _mm256_fmadd_pd(lo, lo, a0);
+        a1 = _mm256_fmadd_pd(hi, hi, a1);
+    }
+    __m256d s = _mm256_add_pd(a0, a1);
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+    double ss = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+    for (; i < n; ++i) ss = std::fma(double(x[i]), double(x[i]), ss);
+    return ss;
 }
+
+inline void norm_row(const float* x, const float* w, int64_t n, float eps, float* out) {
+    const float inv = 1.0f / std::sqrt(static_cast<float>(sum_squares(x, n) / static_cast<double>(n)) + eps);
+    const __m256 vinv = _mm256_set1_ps(inv);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(w + i), _mm256_mul_ps(_mm256_loadu_ps(x + i), vinv)));
+    for (; i < n; ++i) out[i] = w[i] * (x[i] * inv);
+}
+
+int64_t row_grain(int64_t n) { return std::max<int64_t>(1, kMinElemsPerChunk / std::max<int64_t>(1, n)); }
+
 }  // namespace
 
 void rms_norm(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* out) {
-    parallel_for(rows, 16, [&](int64_t b, int64_t e) {
+    parallel_for(rows, row_grain(n), [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) norm_row(x + r * n, w, n, eps, out + r * n);
     });
 }
 
 void add_rms_norm(float* residual, const float* x, const float* w, int64_t rows, int64_t n, float eps, float* out) {
-    parallel_for(rows, 16, [&](int64_t b, int64_t e) {
+    parallel_for(rows, row_grain(n), [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) {
             float* res = residual + r * n;
             const float* xr = x + r * n;
-            for (int64_t i = 0; i < n; ++i) res[i] += xr[i];
+            int64_t i = 0;
+            for (; i + 8 <= n; i += 8)
+                _mm256_storeu_ps(res + i, _mm256_add_ps(_mm256_loadu_ps(res + i), _mm256_loadu_ps(xr + i)));
+            for (; i < n; ++i) res[i] += xr[i];
             norm_row(res, w, n, eps, out + r * n);
         }
     });
