@@ -60,6 +60,7 @@ public:
         unk_id_ = *id;
         auto mit = j.find("max_input_chars_per_word");
         if (mit != j.end() && mit->is_number_unsigned()) max_chars_ = mit->get<size_t>();
+        vocab_.for_each([&](const std::string& t, int32_t) { max_token_bytes_ = std::max(max_token_bytes_, t.size()); });
         return Status::ok();
     }
     Status tokenize(std::string_view w, std::vector<int32_t>& out) const override {
@@ -70,7 +71,10 @@ public:
         size_t start = 0;
         std::string buf;
         while (start < w.size()) {
-            size_t end = w.size();
+            // No vocabulary entry is longer than max_token_bytes_: longer candidates cannot match,
+            // which keeps a long word (and a large max_input_chars_per_word) linear.
+            size_t end = std::min(w.size(), start + max_token_bytes_);
+            while (end > start && end < w.size() && (static_cast<unsigned char>(w[end]) & 0xC0) == 0x80) --end;
             bool found = false;
             while (start < end) {
                 std::string_view sub = w.substr(start, end - start);
@@ -87,6 +91,7 @@ private:
     std::string prefix_;
     int32_t unk_id_ = 0;
     size_t max_chars_ = 100;
+    size_t max_token_bytes_ = 0;
 };
 
 class WordLevelModel final : public MapModel {

@@ -4,6 +4,7 @@
 #include "tokenizer/regex.h"
 
 #include <cctype>
+#include <cstdio>
 #include <map>
 #include <mutex>
 
