@@ -45,6 +45,7 @@ public:
         items_.emplace_back(n, v);
         return true;
     }
+    void release() override { items_.clear(); }
     std::string repr() const override {
         std::string s = "<Namespace {";
         for (size_t i = 0; i < items_.size(); ++i) s += (i ? ", " : "") + py_str_repr(items_[i].first) + ": " + items_[i].second.repr();
@@ -123,8 +124,9 @@ Value fn_fromkeys(Evaluator& ev, const CallArgs& a) {
     return Value::dict(std::move(items));
 }
 
-Value fn_namespace(Evaluator&, const CallArgs& a) {
+Value fn_namespace(Evaluator& ev, const CallArgs& a) {
     auto ns = std::make_shared<Namespace>();
+    ev.track(ns);
     for (const Value& p : a.positional) {
         if (!p.is_dict()) fail("namespace() positional argument must be a mapping, got " + p.type_name());
         for (const auto& [k, v] : p.as_dict().items) ns->set_attr(k.str(), v);

@@ -13,6 +13,10 @@ const Value* Frame::lookup(const std::string& name) const {
     return nullptr;
 }
 
+Evaluator::~Evaluator() {
+    for (const ObjectPtr& o : tracked_) o->release();
+}
+
 Evaluator::DepthGuard::DepthGuard(Evaluator* ev) : ev_(ev) {
     if (++ev_->depth_ > ev_->limits_.max_recursion_depth)
         fail("maximum recursion depth exceeded (" + std::to_string(ev_->limits_.max_recursion_depth) + " nested calls)");
@@ -188,6 +192,10 @@ public:
         return std::nullopt;
     }
     void set_caller(Value caller) { caller_ = std::move(caller); }
+    void release() override {
+        closure_.reset();
+        caller_.reset();
+    }
     Value call(Evaluator& ev, const CallArgs& args) const override {
         Evaluator::DepthGuard g(&ev);
         auto frame = std::make_shared<Frame>();
@@ -287,7 +295,9 @@ std::string Evaluator::recurse_loop(const Stmt& s, const Value& iterable, int de
 }
 
 Value Evaluator::make_macro(const Stmt& s) {
-    return Value(ObjectPtr(std::make_shared<Macro>(s.text, &s.params, &s.body, frame_, std::nullopt)));
+    ObjectPtr m = std::make_shared<Macro>(s.text, &s.params, &s.body, frame_, std::nullopt);
+    track(m);
+    return Value(m);
 }
 
 Evaluator::Flow Evaluator::exec(const Stmt& s) {
@@ -313,7 +323,9 @@ Evaluator::Flow Evaluator::exec(const Stmt& s) {
         }
         case Stmt::Kind::kMacro: frame_->vars[s.text] = make_macro(s); return Flow::kNormal;
         case Stmt::Kind::kCallBlock: {
-            Value caller(ObjectPtr(std::make_shared<Macro>("caller", &s.params, &s.body, frame_, std::nullopt)));
+            ObjectPtr caller_macro = std::make_shared<Macro>("caller", &s.params, &s.body, frame_, std::nullopt);
+            track(caller_macro);
+            Value caller(caller_macro);
             const Expr& call_expr = *s.expr;
             Value callee = eval(*call_expr.items[0]);
             CallArgs args = eval_args(call_expr, 1);
@@ -323,6 +335,7 @@ Evaluator::Flow Evaluator::exec(const Stmt& s) {
             // A copy of the macro with `caller` visible inside it.
             auto bound = std::make_shared<Macro>(*m);
             bound->set_caller(caller);
+            track(bound);
             write(bound->call(*this, args).str());
             return Flow::kNormal;
         }

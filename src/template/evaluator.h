@@ -34,6 +34,12 @@ using FramePtr = std::shared_ptr<Frame>;
 class Evaluator {
 public:
     explicit Evaluator(Limits limits) : limits_(std::move(limits)) {}
+    ~Evaluator();
+    Evaluator(const Evaluator&) = delete;
+    Evaluator& operator=(const Evaluator&) = delete;
+
+    // Objects that may sit in a reference cycle (macros, namespaces): released when the render ends.
+    void track(const ObjectPtr& o) { tracked_.push_back(o); }
 
     // Renders with `globals` as the outermost scope.
     std::string render(const TemplateAst& ast, std::unordered_map<std::string, Value> globals);
@@ -81,6 +87,7 @@ private:
     std::string* out_ = nullptr;
     int depth_ = 0;
     int64_t iterations_ = 0;
+    std::vector<ObjectPtr> tracked_;
 };
 
 // Python's binary arithmetic and comparison on template values (+ - * / // % ** ~ == < in ...).

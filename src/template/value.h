@@ -146,6 +146,9 @@ public:
     virtual bool callable() const { return false; }
     virtual Value call(Evaluator& ev, const CallArgs& args) const;
     virtual std::string repr() const { return "<" + type_name() + " object>"; }
+    // Drops the references this object holds. Macros (via their scope) and namespaces can form
+    // reference cycles; the evaluator calls this on them when a render ends.
+    virtual void release() {}
 };
 
 bool py_equal(const Value& a, const Value& b);
