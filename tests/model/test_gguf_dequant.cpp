@@ -1,8 +1,10 @@
 // Round trip against the reference: tools/gguf/make_quant_cases.py writes quantized tensors and
 // what the `gguf` PyPI package's gguf.quants.dequantize makes of them (random data, random blocks,
-// and the default model's own tensors when present); kite's ops::dequantize must match bit for bit.
+// the default model's own tensors when present, and K-quant tensors llama.cpp's quantizer makes
+// from it when llama-cpp-python is installed); kite's ops::dequantize must match bit for bit.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -29,7 +31,7 @@ TEST(GgufDequant, BitExactWithGgufPackage) {
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
     auto f = GgufFile::open(out);
     ASSERT_TRUE(f.ok()) << f.status().to_string();
-    std::set<std::string> types_checked;
+    std::set<std::string> types_checked, real_types;
     int cases = 0;
     for (const auto& ti : f->tensors()) {
         if (ti.name.rfind("q.", 0) != 0) continue;
@@ -51,10 +53,16 @@ TEST(GgufDequant, BitExactWithGgufPackage) {
         EXPECT_EQ(mismatches, 0) << ti.name << ": first mismatch at " << first << ": kite " << got[first]
                                  << " vs gguf " << ref->data<float>()[first];
         types_checked.insert(dtype_name(q->dtype()));
+        if (ti.name.rfind("q.model.", 0) == 0 || ti.name.rfind("q.llamacpp.", 0) == 0) {
+            real_types.insert(dtype_name(q->dtype()));
+        }
         ++cases;
     }
     EXPECT_EQ(types_checked.size(), 10u);  // f16 bf16 q8_0 q4_0 q4_1 q5_0 q5_1 q4_k q5_k q6_k
     EXPECT_GE(cases, with_model ? 17 : 15);
+    std::string real;
+    for (const auto& t : real_types) real += " " + t;
+    std::printf("dequantize bit-exact on %d tensors; types from real model files:%s\n", cases, real.c_str());
 }
 
 }  // namespace

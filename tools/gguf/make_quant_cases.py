@@ -5,11 +5,16 @@ For every type kite supports, tensor `q.<type>` holds quantized blocks and `ref.
 what the `gguf` PyPI package's reference `gguf.quants.dequantize` makes of them. Blocks come from
 `gguf.quants.quantize` on random data where the package can quantize the type, and from random
 bytes (with finite f16 scales) for the K-quants it cannot; with --model, real tensors of that GGUF
-file are added too (`q.model.<name>`, first rows only to stay small).
+file are added too (`q.model.<name>`, first rows only to stay small), and, when llama-cpp-python is
+installed, real K-quant tensors made by llama.cpp's own quantizer from that model (requantized to
+Q4_K_M and Q5_K_M in a temp dir: `q.llamacpp.<ftype>.<name>`).
 
 usage: make_quant_cases.py OUT.gguf [--model FILE.gguf]
 """
 import argparse
+import ctypes
+import os
+import tempfile
 
 import numpy as np
 import gguf
@@ -32,6 +37,44 @@ def random_blocks(rng, qtype, rows, cols):
     elif qtype == T.Q6_K:  # d at the end
         b[:, 208:210] = f16(nblocks)
     return b.reshape(rows, cols // elems * size)
+
+
+def add_model_tensors(w, path, prefix, skip_types):
+    """First rows of one tensor of each quantized type in `path`, with the package's dequantization."""
+    r = gguf.GGUFReader(path)
+    seen = set(skip_types)
+    for t in r.tensors:
+        if t.tensor_type in seen or t.tensor_type == T.F32:
+            continue
+        seen.add(t.tensor_type)
+        rows = np.asarray(t.data)[:64]  # first 64 rows, still in their quantized bytes
+        w.add_tensor(f"q.{prefix}{t.name}", rows, raw_shape=rows.shape, raw_dtype=t.tensor_type)
+        w.add_tensor(f"ref.{prefix}{t.name}", gguf.quants.dequantize(rows, t.tensor_type).astype(np.float32))
+    return seen
+
+
+def add_llamacpp_requantized(w, model):
+    """Q4_K/Q5_K/Q6_K tensors as llama.cpp itself makes them (needs llama-cpp-python)."""
+    try:
+        import llama_cpp
+    except ImportError:
+        print("make_quant_cases: llama_cpp not installed; no llama.cpp-made K-quant tensors")
+        return
+    # llama.cpp logs a line per tensor to stderr; keep the test output readable.
+    @ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+    def quiet(level, text, user_data):
+        pass
+    llama_cpp.llama_log_set(quiet, None)
+    with tempfile.TemporaryDirectory() as tmp:
+        seen = {T.Q4_1, T.Q8_0}
+        for name in ("LLAMA_FTYPE_MOSTLY_Q4_K_M", "LLAMA_FTYPE_MOSTLY_Q5_K_M"):
+            params = llama_cpp.llama_model_quantize_default_params()
+            params.ftype = getattr(llama_cpp, name)
+            params.allow_requantize = True
+            out = os.path.join(tmp, name + ".gguf")
+            if llama_cpp.llama_model_quantize(model.encode(), out.encode(), ctypes.byref(params)) != 0:
+                raise SystemExit(f"make_quant_cases: llama.cpp could not requantize {model} to {name}")
+            seen = add_model_tensors(w, out, f"llamacpp.{name[19:]}.", seen)
 
 
 def main():
@@ -59,15 +102,8 @@ def main():
         w.add_tensor(f"q.{name}", q, raw_shape=q.shape, raw_dtype=qtype)
         w.add_tensor(f"ref.{name}", gguf.quants.dequantize(q, qtype).astype(np.float32))
     if args.model:
-        r = gguf.GGUFReader(args.model)
-        seen = set()
-        for t in r.tensors:
-            if t.tensor_type in seen or t.tensor_type == T.F32:
-                continue
-            seen.add(t.tensor_type)
-            rows = np.asarray(t.data)[:64]  # first 64 rows, still in their quantized bytes
-            w.add_tensor(f"q.model.{t.name}", rows, raw_shape=rows.shape, raw_dtype=t.tensor_type)
-            w.add_tensor(f"ref.model.{t.name}", gguf.quants.dequantize(rows, t.tensor_type).astype(np.float32))
+        add_model_tensors(w, args.model, "model.", set())
+        add_llamacpp_requantized(w, args.model)
     w.write_header_to_file()
     w.write_kv_data_to_file()
     w.write_tensors_to_file()
