@@ -184,9 +184,12 @@ TEST_F(CudaOps, WriteKvPutsRowsAtTheirSlots) {
     expect_close(vp, vpd, 0.0f, 0.0f, "write_kv v_pool");
 }
 
-// A ragged batch: decode rows, a whole prompt, a chunk of a prompt, a context over two key tiles.
-TEST_F(CudaOps, PagedAttentionMatchesCpuOnRaggedGqaBatches) {
-    const int64_t heads = 8, kv_heads = 2, D = 64, bs = 4;
+// A ragged batch: decode rows, a whole prompt, a chunk of a prompt, contexts over several key
+// tiles. Head dims 64 and 128 take the warp-per-key kernel, 80 the generic one.
+class CudaAttention : public CudaOps, public ::testing::WithParamInterface<int> {};
+
+TEST_P(CudaAttention, PagedAttentionMatchesCpuOnRaggedGqaBatches) {
+    const int64_t heads = 8, kv_heads = 2, D = GetParam(), bs = 4;
     const std::vector<std::pair<int32_t, int32_t>> seqs = {{1, 1}, {7, 7}, {1, 37}, {5, 21}, {1, 300}, {3, 130}};
     std::vector<int32_t> query_start = {0}, context_lens;
     int64_t blocks_needed = 0;
@@ -217,9 +220,12 @@ TEST_F(CudaOps, PagedAttentionMatchesCpuOnRaggedGqaBatches) {
         ASSERT_TRUE(ops::paged_attention(q, kp, vp, query_start, context_lens, tables, p, ref).is_ok());
         const Status st = ops::paged_attention(qd, kpd, vpd, query_start, context_lens, tables, p, out);
         ASSERT_TRUE(st.is_ok()) << st.message();
-        expect_close(ref, out, 2e-5f, 1e-4f, "paged_attention window=" + std::to_string(window));
+        expect_close(ref, out, 2e-5f, 1e-4f,
+                     "paged_attention D=" + std::to_string(D) + " window=" + std::to_string(window));
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(HeadDims, CudaAttention, ::testing::Values(64, 80, 128));
 
 TEST_F(CudaOps, MixedDevicesAreRejectedWithAMessage) {
     Tensor x = random_cpu({2, 8}, 25), w = random_cpu({8}, 26);

@@ -1,8 +1,9 @@
-// Paged causal attention on the GPU, first cut: one thread block per (query token, head); keys are
-// read through the block table in tiles of blockDim keys (one key's dot product per thread), with
-// an online softmax over the tiles, so any context length runs in fixed shared memory. Correct
-// and simple rather than fast: paged flash-decoding (split-K over the context, vectorized loads,
-// several heads of a GQA group per block) replaces it next (docs/cuda.md).
+// Paged causal attention on the GPU, first cut: one thread block per (query token, head). For head
+// dims that are a multiple of 32 (up to 256) each warp walks every kWarps-th key, its lanes holding
+// a strided slice of the row (coalesced loads), with its own online softmax; the warps' partial
+// results merge at the end. Other head dims take a generic kernel (one key per thread, tiles of
+// 128 keys). Paged flash decoding (split-K over the context, several heads of a GQA group per
+// block) comes next (docs/cuda.md).
 #include <vector>
 
 #include "ops/cuda/common.cuh"
@@ -69,6 +70,70 @@ __global__ void paged_attention_kernel(const float* q, const float* k_pool, cons
     for (int d = threadIdx.x; d < D; d += blockDim.x) o[d] = acc[d] / l;
 }
 
+constexpr int kWarps = 4;
+
+// EPL = head_dim / 32 elements per lane: lane l holds dims l, l + 32, ... of q, acc and each row.
+template <int EPL>
+__global__ void paged_attention_warp_kernel(const float* q, const float* k_pool, const float* v_pool, float* out,
+                                            const int32_t* tok_seq, const int32_t* tok_pos,
+                                            const int32_t* seq_table_off, const int32_t* tables, int heads, int group,
+                                            int block_size, int64_t slot_stride, float scale, int window) {
+    constexpr int D = EPL * 32;
+    __shared__ float part_m[kWarps], part_l[kWarps];
+    __shared__ float part_acc[kWarps][D];
+    const int t = blockIdx.x, h = blockIdx.y;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int kvh = h / group;
+    const int pos = tok_pos[t];
+    const int32_t* table = tables + seq_table_off[tok_seq[t]];
+    const float* qv = q + (int64_t(t) * heads + h) * D;
+    float qr[EPL], acc[EPL];
+#pragma unroll
+    for (int i = 0; i < EPL; ++i) {
+        qr[i] = qv[lane + 32 * i] * scale;
+        acc[i] = 0.0f;
+    }
+    const int first = window > 0 ? max(0, pos - window + 1) : 0;
+    float m = -INFINITY, l = 0.0f;
+    for (int j = first + warp; j <= pos; j += kWarps) {
+        const int64_t off = (int64_t(table[j / block_size]) * block_size + j % block_size) * slot_stride + int64_t(kvh) * D;
+        const float* kr = k_pool + off;
+        const float* vr = v_pool + off;
+        float dot = 0.0f;
+#pragma unroll
+        for (int i = 0; i < EPL; ++i) dot += qr[i] * kr[lane + 32 * i];
+        const float s = warp_sum(dot);
+        const float m_new = fmaxf(m, s);
+        const float alpha = __expf(m - m_new);
+        const float p = expf(s - m_new);
+        l = l * alpha + p;
+#pragma unroll
+        for (int i = 0; i < EPL; ++i) acc[i] = acc[i] * alpha + p * vr[lane + 32 * i];
+        m = m_new;
+    }
+    if (lane == 0) {
+        part_m[warp] = m;
+        part_l[warp] = l;
+    }
+#pragma unroll
+    for (int i = 0; i < EPL; ++i) part_acc[warp][lane + 32 * i] = acc[i];
+    __syncthreads();
+    if (warp != 0) return;
+    float gm = -INFINITY;
+    for (int w = 0; w < kWarps; ++w) gm = fmaxf(gm, part_m[w]);
+    float gl = 0.0f, o[EPL] = {};
+    for (int w = 0; w < kWarps; ++w) {
+        if (part_m[w] == -INFINITY) continue;  // a warp that saw no key (context shorter than kWarps)
+        const float f = __expf(part_m[w] - gm);
+        gl += part_l[w] * f;
+#pragma unroll
+        for (int i = 0; i < EPL; ++i) o[i] += part_acc[w][lane + 32 * i] * f;
+    }
+    float* ov = out + (int64_t(t) * heads + h) * D;
+#pragma unroll
+    for (int i = 0; i < EPL; ++i) ov[lane + 32 * i] = o[i] / gl;
+}
+
 }  // namespace
 
 Status paged_attention(const float* q, const float* k_pool, const float* v_pool, int64_t heads, int64_t kv_heads,
@@ -98,13 +163,27 @@ Status paged_attention(const float* q, const float* k_pool, const float* v_pool,
     KITE_RETURN_IF_ERROR(upload(kScratchAttention, meta.data(), meta.size() * sizeof(int32_t), &dev));
     const auto* d = static_cast<const int32_t*>(dev);
     const int D = static_cast<int>(head_dim);
+    const dim3 grid(static_cast<unsigned>(T), static_cast<unsigned>(heads));
+    const int group = static_cast<int>(heads / kv_heads);
+    const int64_t stride = kv_heads * head_dim;
+#define KITE_WARP_ATTENTION(EPL)                                                                                 \
+    paged_attention_warp_kernel<EPL><<<grid, kWarps * 32>>>(q, k_pool, v_pool, out, d, d + T, d + 2 * T, d,       \
+                                                            static_cast<int>(heads), group, static_cast<int>(block_size), \
+                                                            stride, p.scale, p.sliding_window)
+    switch (D) {
+        case 32: KITE_WARP_ATTENTION(1); return launch_status("paged_attention");
+        case 64: KITE_WARP_ATTENTION(2); return launch_status("paged_attention");
+        case 96: KITE_WARP_ATTENTION(3); return launch_status("paged_attention");
+        case 128: KITE_WARP_ATTENTION(4); return launch_status("paged_attention");
+        case 256: KITE_WARP_ATTENTION(8); return launch_status("paged_attention");
+        default: break;
+    }
+#undef KITE_WARP_ATTENTION
     const size_t smem = (size_t(2) * D + kThreads + 32) * sizeof(float);
     if (smem > 48 * 1024) return unimplemented("paged_attention: head_dim " + std::to_string(D) + " is too large for the CUDA kernel");
-    const dim3 grid(static_cast<unsigned>(T), static_cast<unsigned>(heads));
     paged_attention_kernel<<<grid, kThreads, smem>>>(q, k_pool, v_pool, out, d, d + T, d + 2 * T, d,
-                                                      static_cast<int>(heads), static_cast<int>(heads / kv_heads), D,
-                                                      static_cast<int>(block_size), kv_heads * head_dim, p.scale,
-                                                      p.sliding_window);
+                                                      static_cast<int>(heads), group, D, static_cast<int>(block_size),
+                                                      stride, p.scale, p.sliding_window);
     return launch_status("paged_attention");
 }
 
