@@ -29,7 +29,7 @@ json error_line(const std::string& msg) { return json{{"error", msg}}; }
 
 json tokenize_line(const Tokenizer& tok, const std::string& line) {
     json in = json::parse(line, nullptr, false);
-    if (in.is_discarded() || !in.is_object()) return error_line("line is not a JSON object");
+    if (in.is_discarded() || !in.is_object()) return error_line("line is not a valid JSON object (UTF-8 JSON expected)");
     auto t = in.find("text");
     if (t == in.end() || !t->is_string()) return error_line("field 'text' must be a string");
     bool add_special = true;
@@ -44,7 +44,7 @@ json tokenize_line(const Tokenizer& tok, const std::string& line) {
 
 json detokenize_line(const Tokenizer& tok, const std::string& line) {
     json in = json::parse(line, nullptr, false);
-    if (in.is_discarded() || !in.is_object()) return error_line("line is not a JSON object");
+    if (in.is_discarded() || !in.is_object()) return error_line("line is not a valid JSON object (UTF-8 JSON expected)");
     auto i = in.find("ids");
     if (i == in.end() || !i->is_array()) return error_line("field 'ids' must be an array of integers");
     std::vector<int32_t> ids;
