@@ -67,7 +67,7 @@ void release(void* p, size_t rounded) {
 
 }  // namespace
 
-Result<std::shared_ptr<void>> cuda_alloc_zeroed(size_t bytes) {
+Result<std::shared_ptr<void>> cuda_alloc(size_t bytes) {
     const size_t n = round_size(bytes == 0 ? 1 : bytes);
     void* p = nullptr;
     {
@@ -96,12 +96,14 @@ Result<std::shared_ptr<void>> cuda_alloc_zeroed(size_t bytes) {
         if (e != cudaSuccess)
             return resource_exhausted("CUDA: cannot allocate " + std::to_string(bytes) + " bytes: " + cudaGetErrorString(e));
     }
-    const cudaError_t e = cudaMemsetAsync(p, 0, n, 0);  // ordered on the default stream
-    if (e != cudaSuccess) {
-        release(p, n);
-        return cuda_error("memset", e);
-    }
     return std::shared_ptr<void>(p, [n](void* q) { release(q, n); });
+}
+
+Result<std::shared_ptr<void>> cuda_alloc_zeroed(size_t bytes) {
+    KITE_ASSIGN_OR_RETURN(std::shared_ptr<void> mem, cuda_alloc(bytes));
+    const cudaError_t e = cudaMemsetAsync(mem.get(), 0, bytes, 0);  // ordered on the default stream
+    if (e != cudaSuccess) return cuda_error("memset", e);
+    return mem;
 }
 
 Status copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
@@ -138,9 +140,11 @@ bool cuda_available(std::string* why) {
     return false;
 }
 
-Result<std::shared_ptr<void>> cuda_alloc_zeroed(size_t) {
+Result<std::shared_ptr<void>> cuda_alloc(size_t) {
     return unimplemented("CUDA memory: kite was built without CUDA (configure with -DKITE_CUDA=ON)");
 }
+
+Result<std::shared_ptr<void>> cuda_alloc_zeroed(size_t bytes) { return cuda_alloc(bytes); }
 
 Status copy_bytes(void* dst, Device dst_device, const void* src, Device src_device, size_t bytes) {
     if (dst_device != Device::kCpu || src_device != Device::kCpu)

@@ -16,7 +16,8 @@ namespace kite {
 // (if given) says which of the two is missing.
 bool cuda_available(std::string* why = nullptr);
 
-// `bytes` of zero-filled GPU memory, freed when the last owner goes away.
+// `bytes` of GPU memory, freed when the last owner goes away: uninitialized, or zero-filled.
+Result<std::shared_ptr<void>> cuda_alloc(size_t bytes);
 Result<std::shared_ptr<void>> cuda_alloc_zeroed(size_t bytes);
 
 // Copies `bytes` between any two devices (host<->GPU, GPU<->GPU, host<->host). Synchronous with

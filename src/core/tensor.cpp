@@ -24,12 +24,30 @@ std::string Tensor::shape_string() const {
 }
 
 Tensor Tensor::zeros(DType dtype, std::vector<int64_t> shape, Device device) {
+    if (device == Device::kCuda) {
+        Tensor t;
+        t.dtype_ = dtype;
+        t.shape_ = std::move(shape);
+        t.device_ = device;
+        Result<std::shared_ptr<void>> mem = cuda_alloc_zeroed(static_cast<size_t>(t.nbytes()));
+        KITE_CHECK_MSG(mem.ok(), mem.status().message().c_str());
+        t.owner_ = std::move(*mem);
+        t.data_ = t.owner_.get();
+        return t;
+    }
+    Tensor t = empty(dtype, std::move(shape), device);
+    const size_t bytes = static_cast<size_t>(t.nbytes());
+    std::memset(t.data_, 0, bytes == 0 ? 64 : (bytes + 63) / 64 * 64);
+    return t;
+}
+
+Tensor Tensor::empty(DType dtype, std::vector<int64_t> shape, Device device) {
     Tensor t;
     t.dtype_ = dtype;
     t.shape_ = std::move(shape);
     t.device_ = device;
     if (device == Device::kCuda) {
-        Result<std::shared_ptr<void>> mem = cuda_alloc_zeroed(static_cast<size_t>(t.nbytes()));
+        Result<std::shared_ptr<void>> mem = cuda_alloc(static_cast<size_t>(t.nbytes()));
         KITE_CHECK_MSG(mem.ok(), mem.status().message().c_str());
         t.owner_ = std::move(*mem);
         t.data_ = t.owner_.get();
@@ -39,7 +57,6 @@ Tensor Tensor::zeros(DType dtype, std::vector<int64_t> shape, Device device) {
     const size_t rounded = (bytes + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, rounded == 0 ? 64 : rounded);
     KITE_CHECK_MSG(p != nullptr, "out of host memory");
-    std::memset(p, 0, rounded == 0 ? 64 : rounded);
     t.owner_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
     t.data_ = p;
     return t;

@@ -22,6 +22,9 @@ public:
     // Fresh zero-filled allocation: 64-byte aligned host memory, or GPU memory for Device::kCuda
     // (aborts when the GPU is out of memory or kite was built without CUDA, like host OOM).
     static Tensor zeros(DType dtype, std::vector<int64_t> shape, Device device = Device::kCpu);
+    // Like zeros but uninitialized (no fill pass; on the GPU, no memset launch): only for outputs
+    // that an op overwrites completely.
+    static Tensor empty(DType dtype, std::vector<int64_t> shape, Device device = Device::kCpu);
     // A view of memory owned by `owner` (kept alive as long as the tensor lives).
     static Tensor view(void* data, DType dtype, std::vector<int64_t> shape, std::shared_ptr<void> owner,
                        Device device = Device::kCpu);

@@ -37,7 +37,8 @@ private:
     Status mlp(int layer, const Tensor& h, Tensor& out);
     Status upload_weights();
 
-    // Where weights and activations live (LoadOptions::device); every Tensor::zeros below uses it.
+    // Where weights and activations live (LoadOptions::device). Activations are Tensor::empty (no
+    // fill pass, no memset launch on the GPU): every op below overwrites its output completely.
     Device device_ = Device::kCpu;
 
     ModelConfig config_;
@@ -136,11 +137,11 @@ Status LlamaModel::attention(int layer, const ForwardBatch& batch, const Tensor&
     const LayerWeights& L = layers_[layer];
     const int64_t T = batch.num_tokens(), D = config_.head_dim;
     const int64_t nh = config_.num_heads, nkv = config_.num_kv_heads;
-    Tensor qkv = Tensor::zeros(DType::kF32, {T, (nh + 2 * nkv) * D}, device_);
+    Tensor qkv = Tensor::empty(DType::kF32, {T, (nh + 2 * nkv) * D}, device_);
     KITE_RETURN_IF_ERROR(ops::linear(h, L.qkv, opt(L.qkv_bias), qkv));
-    Tensor q = Tensor::zeros(DType::kF32, {T, nh, D}, device_);
-    Tensor k = Tensor::zeros(DType::kF32, {T, nkv, D}, device_);
-    Tensor v = Tensor::zeros(DType::kF32, {T, nkv, D}, device_);
+    Tensor q = Tensor::empty(DType::kF32, {T, nh, D}, device_);
+    Tensor k = Tensor::empty(DType::kF32, {T, nkv, D}, device_);
+    Tensor v = Tensor::empty(DType::kF32, {T, nkv, D}, device_);
     KITE_RETURN_IF_ERROR(take_columns(qkv, 0, nh * D, q));
     KITE_RETURN_IF_ERROR(take_columns(qkv, nh * D, nkv * D, k));
     KITE_RETURN_IF_ERROR(take_columns(qkv, (nh + nkv) * D, nkv * D, v));
@@ -151,7 +152,7 @@ Status LlamaModel::attention(int layer, const ForwardBatch& batch, const Tensor&
     KITE_RETURN_IF_ERROR(ops::rope(q, cos, sin, rotary_.rot_dim()));
     KITE_RETURN_IF_ERROR(ops::rope(k, cos, sin, rotary_.rot_dim()));
     KITE_RETURN_IF_ERROR(ops::write_kv(k, v, batch.slot_mapping, kv.k(layer), kv.v(layer)));
-    Tensor attn = Tensor::zeros(DType::kF32, {T, nh, D}, device_);
+    Tensor attn = Tensor::empty(DType::kF32, {T, nh, D}, device_);
     ops::AttentionParams ap;
     ap.scale = 1.0f / std::sqrt(static_cast<float>(D));
     ap.sliding_window = L.sliding_window;
@@ -165,9 +166,9 @@ Status LlamaModel::mlp(int layer, const Tensor& h, Tensor& out) {
     const int64_t T = h.dim(0), I = config_.intermediate_size;
     if (config_.hidden_act != "silu" && config_.hidden_act != "swish")
         return unimplemented("hidden_act '" + config_.hidden_act + "' is not supported (expected silu)");
-    Tensor gate_up = Tensor::zeros(DType::kF32, {T, 2 * I}, device_);
+    Tensor gate_up = Tensor::empty(DType::kF32, {T, 2 * I}, device_);
     KITE_RETURN_IF_ERROR(ops::linear(h, L.gate_up, opt(L.gate_up_bias), gate_up));
-    Tensor act = Tensor::zeros(DType::kF32, {T, I}, device_);
+    Tensor act = Tensor::empty(DType::kF32, {T, I}, device_);
     KITE_RETURN_IF_ERROR(ops::silu_mul(gate_up, act));
     return ops::linear(act, L.down, opt(L.down_bias), out);
 }
@@ -195,10 +196,10 @@ Status LlamaModel::forward(const ForwardBatch& batch, KvCache& kv, Tensor& logit
         KITE_ASSIGN_OR_RETURN(sin, sin.to(device_));
     }
 
-    Tensor residual = Tensor::zeros(DType::kF32, {T, H}, device_);
+    Tensor residual = Tensor::empty(DType::kF32, {T, H}, device_);
     KITE_RETURN_IF_ERROR(ops::embedding(embed_, batch.token_ids, residual));
-    Tensor h = Tensor::zeros(DType::kF32, {T, H}, device_);
-    Tensor branch = Tensor::zeros(DType::kF32, {T, H}, device_);
+    Tensor h = Tensor::empty(DType::kF32, {T, H}, device_);
+    Tensor branch = Tensor::empty(DType::kF32, {T, H}, device_);
     KITE_RETURN_IF_ERROR(ops::rms_norm(residual, layers_[0].input_norm, config_.rms_norm_eps, h));
     for (int l = 0; l < config_.num_layers; ++l) {
         KITE_RETURN_IF_ERROR(attention(l, batch, cos, sin, kv, h, branch));
@@ -217,7 +218,7 @@ Status LlamaModel::forward(const ForwardBatch& batch, KvCache& kv, Tensor& logit
         for (int32_t t = 0; t < T; ++t) rows[t] = t;
     }
     const int64_t R = static_cast<int64_t>(rows.size());
-    Tensor picked = Tensor::zeros(DType::kF32, {R, H}, device_);
+    Tensor picked = Tensor::empty(DType::kF32, {R, H}, device_);
     for (int64_t r = 0; r < R; ++r) {
         if (rows[r] < 0 || rows[r] >= T) return invalid_argument("forward: logits index outside the batch");
         KITE_RETURN_IF_ERROR(copy_bytes(picked.data<float>() + r * H, device_,
@@ -228,7 +229,7 @@ Status LlamaModel::forward(const ForwardBatch& batch, KvCache& kv, Tensor& logit
         logits = Tensor::zeros(DType::kF32, {R, config_.vocab_size});
     if (device_ == Device::kCpu) return ops::linear(picked, lm_head_, nullptr, logits);
     // On the GPU: the head writes device logits, then one copy brings them to the host sampler.
-    Tensor dev_logits = Tensor::zeros(DType::kF32, {R, config_.vocab_size}, device_);
+    Tensor dev_logits = Tensor::empty(DType::kF32, {R, config_.vocab_size}, device_);
     KITE_RETURN_IF_ERROR(ops::linear(picked, lm_head_, nullptr, dev_logits));
     return copy_bytes(logits.raw(), Device::kCpu, dev_logits.raw(), device_, static_cast<size_t>(logits.nbytes()));
 }
