@@ -61,6 +61,19 @@ inline __m256 exp_neg(__m256 x) {
     return _mm256_andnot_ps(under, y);
 }
 
+// o[d .. d + 8V) = inv * sum_j p[j] * v_j[d .. d + 8V), j = 0 .. n-1 in order.
+template <int V>
+inline void weighted_sum(const float* p, const float* const* vrows, int64_t n, int64_t d, __m256 inv, float* o) {
+    __m256 a[V];
+    for (int u = 0; u < V; ++u) a[u] = _mm256_setzero_ps();
+    for (int64_t j = 0; j < n; ++j) {
+        const __m256 pj = _mm256_set1_ps(p[j]);
+        const float* v = vrows[j] + d;
+        _Pragma("GCC unroll 8") for (int u = 0; u < V; ++u) a[u] = _mm256_fmadd_ps(pj, _mm256_loadu_ps(v + 8 * u), a[u]);
+    }
+    _Pragma("GCC unroll 8") for (int u = 0; u < V; ++u) _mm256_storeu_ps(o + d + 8 * u, _mm256_mul_ps(a[u], inv));
+}
+
 struct Geometry {
     int64_t heads, group, head_dim, block_size, slot_stride;
 };
@@ -99,23 +112,11 @@ void attend_one(const float* qv, const float* k_pool, const float* v_pool, const
         vsum = _mm256_add_ps(vsum, pe);
     }
     const __m256 inv = _mm256_set1_ps(1.0f / hsum(vsum));
-    // o[d] = sum_j p_j * v_j[d] in key order; 4 vectors (32 dims) at a time stay in registers.
+    // o[d] = sum_j p_j * v_j[d], one FMA chain per element in key order; 8 or 4 vectors of dims
+    // at a time stay in registers (more chains in flight; an element's chain is the same either way).
     int64_t d = 0;
-    for (; d + 32 <= D; d += 32) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t j = 0; j < n; ++j) {
-            const __m256 p = _mm256_set1_ps(scores[j]);
-            const float* v = vrows[j] + d;
-            a0 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v), a0);
-            a1 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 8), a1);
-            a2 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 16), a2);
-            a3 = _mm256_fmadd_ps(p, _mm256_loadu_ps(v + 24), a3);
-        }
-        _mm256_storeu_ps(o + d, _mm256_mul_ps(a0, inv));
-        _mm256_storeu_ps(o + d + 8, _mm256_mul_ps(a1, inv));
-        _mm256_storeu_ps(o + d + 16, _mm256_mul_ps(a2, inv));
-        _mm256_storeu_ps(o + d + 24, _mm256_mul_ps(a3, inv));
-    }
+    for (; d + 64 <= D; d += 64) weighted_sum<8>(scores.data(), vrows.data(), n, d, inv, o);
+    for (; d + 32 <= D; d += 32) weighted_sum<4>(scores.data(), vrows.data(), n, d, inv, o);
     // Narrow remainders (small heads): four accumulators by key phase j % 4 break the FMA chain.
     for (; d < D; d += 8) {
         const __m256i m = lane_mask(std::min<int64_t>(8, D - d));
