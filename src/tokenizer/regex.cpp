@@ -3,6 +3,7 @@
 // threads.
 #include "tokenizer/regex.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <map>
@@ -178,15 +179,6 @@ ThreadMatchState& match_state() {
 
 }  // namespace
 
-std::string regex_escape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        if (std::string_view("\\^$.|?*+()[]{}-#/ ").find(c) != std::string_view::npos) out += '\\';
-        out += c;
-    }
-    return out;
-}
-
 Result<std::shared_ptr<const Regex>> Regex::compile(const std::string& pattern) {
     const std::string p = translate(pattern);
     int err = 0;
@@ -227,7 +219,7 @@ void Regex::find_all(std::string_view s, std::vector<std::pair<size_t, size_t>>&
             pos = b;
         } else {  // empty match: step over one character
             if (a >= s.size()) break;
-            pos = a + utf8_char_len(s, a);
+            pos = a + std::min(utf8_len(static_cast<unsigned char>(s[a])), s.size() - a);
         }
     }
 }
@@ -245,12 +237,6 @@ std::string Regex::replace_all(std::string_view s, std::string_view content) con
     }
     out.append(s.substr(prev));
     return out;
-}
-
-size_t Regex::utf8_char_len(std::string_view s, size_t i) {
-    const unsigned char b = static_cast<unsigned char>(s[i]);
-    size_t n = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3 : (b & 0xF8) == 0xF0 ? 4 : 1;
-    return i + n > s.size() ? s.size() - i : n;
 }
 
 }  // namespace kite::tok

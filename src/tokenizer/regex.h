@@ -27,12 +27,8 @@ public:
 
 private:
     Regex() = default;
-    static size_t utf8_char_len(std::string_view s, size_t i);
     void* code_ = nullptr;  // pcre2_code_8*
     bool jit_ = false;
 };
-
-// A literal string as a PCRE2 pattern.
-std::string regex_escape(std::string_view s);
 
 }  // namespace kite::tok
