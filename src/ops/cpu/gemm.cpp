@@ -36,7 +36,9 @@ inline float hsum(__m256 v) {
     return _mm_cvtss_f32(_mm_add_ss(s, sh));
 }
 
-inline __m256i tail_mask(int64_t K) {
+using Mask = __m256i;
+
+inline Mask tail_mask(int64_t K) {
     const int rem = static_cast<int>(K & 7);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(rem), lane);
@@ -44,7 +46,7 @@ inline __m256i tail_mask(int64_t K) {
 
 // R rows of x (stride ldx) times C rows of w (stride K) -> out (stride ldo).
 template <int R, int C>
-inline void tile(const float* x, int64_t ldx, const float* w, int64_t K, __m256i mask, const float* bias, float* out,
+inline void tile(const float* x, int64_t ldx, const float* w, int64_t K, Mask mask, const float* bias, float* out,
                  int64_t ldo) {
     __m256 acc[R][C];
     KITE_UNROLL for (int r = 0; r < R; ++r)
@@ -74,11 +76,11 @@ inline void tile(const float* x, int64_t ldx, const float* w, int64_t K, __m256i
     }
 }
 #else
-using __m256i = int;
-inline __m256i tail_mask(int64_t) { return 0; }
+using Mask = int;
+inline Mask tail_mask(int64_t) { return 0; }
 // Portable path with the same per-element order as the AVX2 one (8 lanes, pairwise lane sum).
 template <int R, int C>
-inline void tile(const float* x, int64_t ldx, const float* w, int64_t K, __m256i, const float* bias, float* out,
+inline void tile(const float* x, int64_t ldx, const float* w, int64_t K, Mask, const float* bias, float* out,
                  int64_t ldo) {
     for (int r = 0; r < R; ++r) {
         for (int c = 0; c < C; ++c) {
@@ -95,7 +97,7 @@ inline void tile(const float* x, int64_t ldx, const float* w, int64_t K, __m256i
 
 // R rows of x times columns [n0, n1) of w, C columns per tile, single columns for the rest.
 template <int R, int C>
-void row_tile(const float* x, int64_t K, const float* w, int64_t n0, int64_t n1, __m256i mask, const float* bias,
+void row_tile(const float* x, int64_t K, const float* w, int64_t n0, int64_t n1, Mask mask, const float* bias,
               float* out, int64_t N) {
     int64_t n = n0;
     for (; n + C <= n1; n += C) tile<R, C>(x, K, w + n * K, K, mask, bias ? bias + n : nullptr, out + n, N);
@@ -106,7 +108,7 @@ void row_tile(const float* x, int64_t K, const float* w, int64_t n0, int64_t n1,
 // (+ C weight vectors + 1 x vector in the 16 ymm registers).
 void block(const float* x, int64_t T, int64_t K, const float* w, int64_t n0, int64_t n1, const float* bias,
            float* out, int64_t N) {
-    const __m256i mask = tail_mask(K);
+    const Mask mask = tail_mask(K);
     int64_t t = 0;
     for (; t + 4 <= T; t += 4) row_tile<4, 3>(x + t * K, K, w, n0, n1, mask, bias, out + t * N, N);
     switch (T - t) {
