@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numeric>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "core/device.h"
@@ -185,12 +186,15 @@ TEST_F(CudaOps, WriteKvPutsRowsAtTheirSlots) {
 }
 
 // A ragged batch: decode rows, a whole prompt, a chunk of a prompt, contexts over several key
-// tiles. Head dims 64 and 128 take the warp-per-key kernel, 80 the generic one.
-class CudaAttention : public CudaOps, public ::testing::WithParamInterface<int> {};
+// tiles. Head dims 64 and 128 take the warp-per-key kernel, 80 the generic one. The small batch
+// (18 tokens x 8 heads) splits long contexts into partitions (flash decoding); adding a 40-token
+// prompt makes the grid large enough to run unsplit.
+class CudaAttention : public CudaOps, public ::testing::WithParamInterface<std::tuple<int, bool>> {};
 
 TEST_P(CudaAttention, PagedAttentionMatchesCpuOnRaggedGqaBatches) {
-    const int64_t heads = 8, kv_heads = 2, D = GetParam(), bs = 4;
-    const std::vector<std::pair<int32_t, int32_t>> seqs = {{1, 1}, {7, 7}, {1, 37}, {5, 21}, {1, 300}, {3, 130}};
+    const int64_t heads = 8, kv_heads = 2, D = std::get<0>(GetParam()), bs = 4;
+    std::vector<std::pair<int32_t, int32_t>> seqs = {{1, 1}, {7, 7}, {1, 37}, {5, 21}, {1, 300}, {3, 130}};
+    if (std::get<1>(GetParam())) seqs.push_back({40, 40});
     std::vector<int32_t> query_start = {0}, context_lens;
     int64_t blocks_needed = 0;
     for (auto [n_new, ctx] : seqs) {
@@ -225,7 +229,8 @@ TEST_P(CudaAttention, PagedAttentionMatchesCpuOnRaggedGqaBatches) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(HeadDims, CudaAttention, ::testing::Values(64, 80, 128));
+INSTANTIATE_TEST_SUITE_P(HeadDims, CudaAttention,
+                         ::testing::Combine(::testing::Values(64, 80, 128), ::testing::Bool()));
 
 TEST_F(CudaOps, MixedDevicesAreRejectedWithAMessage) {
     Tensor x = random_cpu({2, 8}, 25), w = random_cpu({8}, 26);

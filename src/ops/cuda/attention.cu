@@ -1,9 +1,11 @@
 // Paged causal attention on the GPU, first cut: one thread block per (query token, head). For head
 // dims that are a multiple of 32 (up to 256) each warp walks every kWarps-th key, its lanes holding
 // a strided slice of the row (coalesced loads), with its own online softmax; the warps' partial
-// results merge at the end. Other head dims take a generic kernel (one key per thread, tiles of
-// 128 keys). Paged flash decoding (split-K over the context, several heads of a GQA group per
-// block) comes next (docs/cuda.md).
+// results merge at the end. When (tokens x heads) blocks would leave most SMs idle (decode), the
+// context is also split into partitions of kPartitionKeys, one block each, merged by a second
+// kernel (flash decoding). Other head dims take a generic kernel (one key per thread, tiles of 128
+// keys). Several heads of a GQA group per block come next (docs/cuda.md).
+#include <algorithm>
 #include <vector>
 
 #include "ops/cuda/common.cuh"
@@ -73,9 +75,14 @@ __global__ void paged_attention_kernel(const float* q, const float* k_pool, cons
 constexpr int kWarps = 4;
 
 // EPL = head_dim / 32 elements per lane: lane l holds dims l, l + 32, ... of q, acc and each row.
+constexpr int kPartitionKeys = 128;
+constexpr int kMinBlocksBeforeSplit = 264;  // two per SM of an H100
+
+// blockIdx.z = partition of the visible keys (gridDim.z == 1: no split, `out` gets the result).
+// With a split, `part` gets per (token, head, partition): D unnormalized outputs, the max, the sum.
 template <int EPL>
 __global__ void paged_attention_warp_kernel(const float* q, const float* k_pool, const float* v_pool, float* out,
-                                            const int32_t* tok_seq, const int32_t* tok_pos,
+                                            float* part, const int32_t* tok_seq, const int32_t* tok_pos,
                                             const int32_t* seq_table_off, const int32_t* tables, int heads, int group,
                                             int block_size, int64_t slot_stride, float scale, int window) {
     constexpr int D = EPL * 32;
@@ -94,8 +101,10 @@ __global__ void paged_attention_warp_kernel(const float* q, const float* k_pool,
         acc[i] = 0.0f;
     }
     const int first = window > 0 ? max(0, pos - window + 1) : 0;
+    const int lo = first + int(blockIdx.z) * kPartitionKeys;
+    const int hi = gridDim.z == 1 ? pos : min(pos, lo + kPartitionKeys - 1);
     float m = -INFINITY, l = 0.0f;
-    for (int j = first + warp; j <= pos; j += kWarps) {
+    for (int j = lo + warp; j <= hi; j += kWarps) {
         const int64_t off = (int64_t(table[j / block_size]) * block_size + j % block_size) * slot_stride + int64_t(kvh) * D;
         const float* kr = k_pool + off;
         const float* vr = v_pool + off;
@@ -129,9 +138,38 @@ __global__ void paged_attention_warp_kernel(const float* q, const float* k_pool,
 #pragma unroll
         for (int i = 0; i < EPL; ++i) o[i] += part_acc[w][lane + 32 * i] * f;
     }
+    if (gridDim.z > 1) {  // a partition's share; gm = -inf and gl = 0 when it held no key
+        float* pv = part + ((int64_t(t) * heads + h) * gridDim.z + blockIdx.z) * (D + 2);
+#pragma unroll
+        for (int i = 0; i < EPL; ++i) pv[lane + 32 * i] = o[i];
+        if (lane == 0) {
+            pv[D] = gm;
+            pv[D + 1] = gl;
+        }
+        return;
+    }
     float* ov = out + (int64_t(t) * heads + h) * D;
 #pragma unroll
     for (int i = 0; i < EPL; ++i) ov[lane + 32 * i] = o[i] / gl;
+}
+
+// Merges the partitions of one (token, head): rescale each to the global max, sum, normalize.
+__global__ void merge_partitions_kernel(const float* part, float* out, int heads, int D, int P) {
+    const int t = blockIdx.x, h = blockIdx.y;
+    const float* base = part + (int64_t(t) * heads + h) * P * (D + 2);
+    float gm = -INFINITY;
+    for (int p = 0; p < P; ++p) gm = fmaxf(gm, base[p * (D + 2) + D]);
+    for (int d = threadIdx.x; d < D; d += blockDim.x) {
+        float gl = 0.0f, o = 0.0f;
+        for (int p = 0; p < P; ++p) {
+            const float* pv = base + p * (D + 2);
+            if (pv[D] == -INFINITY) continue;
+            const float f = __expf(pv[D] - gm);
+            gl += pv[D + 1] * f;
+            o += pv[d] * f;
+        }
+        out[(int64_t(t) * heads + h) * D + d] = o / gl;
+    }
 }
 
 }  // namespace
@@ -166,19 +204,36 @@ Status paged_attention(const float* q, const float* k_pool, const float* v_pool,
     const dim3 grid(static_cast<unsigned>(T), static_cast<unsigned>(heads));
     const int group = static_cast<int>(heads / kv_heads);
     const int64_t stride = kv_heads * head_dim;
-#define KITE_WARP_ATTENTION(EPL)                                                                                 \
-    paged_attention_warp_kernel<EPL><<<grid, kWarps * 32>>>(q, k_pool, v_pool, out, d, d + T, d + 2 * T, d,       \
-                                                            static_cast<int>(heads), group, static_cast<int>(block_size), \
-                                                            stride, p.scale, p.sliding_window)
-    switch (D) {
-        case 32: KITE_WARP_ATTENTION(1); return launch_status("paged_attention");
-        case 64: KITE_WARP_ATTENTION(2); return launch_status("paged_attention");
-        case 96: KITE_WARP_ATTENTION(3); return launch_status("paged_attention");
-        case 128: KITE_WARP_ATTENTION(4); return launch_status("paged_attention");
-        case 256: KITE_WARP_ATTENTION(8); return launch_status("paged_attention");
-        default: break;
-    }
+    if (D == 32 || D == 64 || D == 96 || D == 128 || D == 256) {
+        // Partitions: enough to cover the longest visible context, when the grid is small.
+        int64_t max_visible = 0;
+        for (size_t s = 0; s < S; ++s)
+            max_visible = std::max<int64_t>(max_visible, p.sliding_window > 0 ? std::min(p.sliding_window, context_lens[s])
+                                                                              : context_lens[s]);
+        int P = 1;
+        if (int64_t(T) * heads < kMinBlocksBeforeSplit)
+            P = static_cast<int>(std::max<int64_t>(1, (max_visible + kPartitionKeys - 1) / kPartitionKeys));
+        void* part = nullptr;
+        if (P > 1) KITE_RETURN_IF_ERROR(scratch(kScratchPartial, size_t(T) * heads * P * (D + 2) * sizeof(float), &part));
+        const dim3 wgrid(static_cast<unsigned>(T), static_cast<unsigned>(heads), static_cast<unsigned>(P));
+#define KITE_WARP_ATTENTION(EPL)                                                                                    \
+    paged_attention_warp_kernel<EPL><<<wgrid, kWarps * 32>>>(q, k_pool, v_pool, out, static_cast<float*>(part), d,  \
+                                                             d + T, d + 2 * T, d, static_cast<int>(heads), group,    \
+                                                             static_cast<int>(block_size), stride, p.scale,          \
+                                                             p.sliding_window)
+        switch (D) {
+            case 32: KITE_WARP_ATTENTION(1); break;
+            case 64: KITE_WARP_ATTENTION(2); break;
+            case 96: KITE_WARP_ATTENTION(3); break;
+            case 128: KITE_WARP_ATTENTION(4); break;
+            default: KITE_WARP_ATTENTION(8); break;  // 256
+        }
 #undef KITE_WARP_ATTENTION
+        KITE_RETURN_IF_ERROR(launch_status("paged_attention"));
+        if (P == 1) return Status::ok();
+        merge_partitions_kernel<<<grid, D>>>(static_cast<const float*>(part), out, static_cast<int>(heads), D, P);
+        return launch_status("paged_attention (merge)");
+    }
     const size_t smem = (size_t(2) * D + kThreads + 32) * sizeof(float);
     if (smem > 48 * 1024) return unimplemented("paged_attention: head_dim " + std::to_string(D) + " is too large for the CUDA kernel");
     paged_attention_kernel<<<grid, kThreads, smem>>>(q, k_pool, v_pool, out, d, d + T, d + 2 * T, d,

@@ -27,7 +27,9 @@ inline Status launch_status(const char* op) {
 
 // Scratch slots, one per kind of use, so uploads of different kinds never share memory. They only
 // grow; the default stream orders every use after the work queued before it.
-enum ScratchSlot { kScratchIds = 0, kScratchSlots = 1, kScratchAttention = 2, kScratchCast = 3, kNumScratch = 4 };
+enum ScratchSlot {
+    kScratchIds = 0, kScratchSlots = 1, kScratchAttention = 2, kScratchCast = 3, kScratchPartial = 4, kNumScratch = 5
+};
 Status scratch(ScratchSlot slot, size_t bytes, void** out);
 // Copies `bytes` of host data into scratch `slot`; *dev gets the device pointer. When the bytes
 // equal the slot's last upload (every layer of a step sends the same slot mapping and block
