@@ -10,6 +10,7 @@
 #include "tokenizer/components.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/vocab.h"
+#include "tokenizer/vocab_model.h"
 
 namespace kite::tok {
 
@@ -42,7 +43,7 @@ struct CacheHash {
 constexpr size_t kCacheCapacity = 1 << 16;
 constexpr size_t kCacheMaxWordBytes = 256;
 
-class BpeModel final : public Model {
+class BpeModel final : public VocabModel {
 public:
     Status tokenize(std::string_view word, std::vector<int32_t>& out) const override {
         if (word.empty()) return Status::ok();
@@ -67,13 +68,6 @@ public:
         }
         return Status::ok();
     }
-
-    std::optional<int32_t> token_to_id(std::string_view t) const override { return vocab_.find(t); }
-    const std::string* id_to_token(int32_t id) const override {
-        if (id < 0 || static_cast<size_t>(id) >= vocab_r_.size() || !vocab_r_[id]) return nullptr;
-        return vocab_r_[id];
-    }
-    int64_t vocab_size() const override { return static_cast<int64_t>(vocab_.size()); }
 
     Status load(const json& j);
 
@@ -169,8 +163,6 @@ private:
         return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
     }
 
-    TokenTable vocab_;
-    std::vector<const std::string*> vocab_r_;  // id -> key in vocab_ (keys never move)
     PairTable<MergeInfo> merges_;
     std::optional<int32_t> unk_id_;
     std::string prefix_, suffix_;
@@ -181,21 +173,7 @@ private:
 
 Status BpeModel::load(const json& j) {
     const std::string where = "model BPE";
-    auto vit = j.find("vocab");
-    if (vit == j.end() || !vit->is_object()) return invalid_argument(where + ": field 'vocab' must be an object");
-    int64_t max_id = -1;
-    vocab_.reserve(vit->size());
-    for (auto it = vit->begin(); it != vit->end(); ++it) {
-        if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() > INT32_MAX)
-            return invalid_argument(where + ": vocab entry '" + it.key() + "' must have a non-negative integer id");
-        const int32_t id = it.value().get<int32_t>();
-        vocab_.set(it.key(), id);
-        max_id = std::max<int64_t>(max_id, id);
-    }
-    if (max_id >= kMaxVocabId) return invalid_argument(where + ": vocab id " + std::to_string(max_id) + " is too large");
-    vocab_r_.assign(static_cast<size_t>(max_id + 1), nullptr);
-    vocab_.for_each([&](const std::string& tok, int32_t id) { vocab_r_[id] = &tok; });
-
+    KITE_RETURN_IF_ERROR(load_vocab(j, where));
     auto str_or_null = [&](const char* k) { return get_string_or(j, k, ""); };
     prefix_ = str_or_null("continuing_subword_prefix");
     suffix_ = str_or_null("end_of_word_suffix");

@@ -17,6 +17,17 @@
 namespace kite::tok {
 
 using json = nlohmann::json;
+class Regex;
+
+// The pattern of a Replace normalizer/decoder or Split pre-tokenizer: {"String": "..."} (a
+// literal, used when `regex` is null) or {"Regex": "..."}.
+struct Pattern {
+    std::string literal;
+    std::shared_ptr<const Regex> regex;
+    std::string replace_all(std::string_view s, std::string_view content) const;
+};
+// Reads field "pattern" of the stage object `j`.
+Result<Pattern> parse_pattern(const json& j, const std::string& where);
 
 // A piece of text moving through the pre-tokenizers. `at_start` says the piece begins at the
 // first byte of the input (Metaspace's prepend_scheme "first" needs it).

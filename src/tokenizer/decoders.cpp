@@ -52,14 +52,12 @@ private:
 
 class ReplaceDecoder final : public Decoder {
 public:
-    ReplaceDecoder(std::string lit, std::shared_ptr<const Regex> re, std::string content)
-        : lit_(std::move(lit)), re_(std::move(re)), content_(std::move(content)) {}
+    ReplaceDecoder(Pattern pattern, std::string content) : pattern_(std::move(pattern)), content_(std::move(content)) {}
     void decode_chain(std::vector<std::string>& tokens) const override {
-        for (std::string& t : tokens) t = re_ ? re_->replace_all(t, content_) : replace_all(t, lit_, content_);
+        for (std::string& t : tokens) t = pattern_.replace_all(t, content_);
     }
 private:
-    std::string lit_;
-    std::shared_ptr<const Regex> re_;
+    Pattern pattern_;
     std::string content_;
 };
 
@@ -340,16 +338,9 @@ Result<std::unique_ptr<Decoder>> make_decoder(const json& j) {
         return Ptr(new MetaspaceDecoder(rep, strip_first));
     }
     if (type == "Replace") {
-        auto pit = j.find("pattern");
-        if (pit == j.end() || !pit->is_object()) return invalid_argument(where + ": field 'pattern' must be an object");
+        KITE_ASSIGN_OR_RETURN(Pattern pattern, parse_pattern(j, where));
         KITE_ASSIGN_OR_RETURN(std::string content, get_string(j, "content", where));
-        if (pit->contains("String")) {
-            KITE_ASSIGN_OR_RETURN(std::string lit, get_string(*pit, "String", where + " pattern"));
-            return Ptr(new ReplaceDecoder(std::move(lit), nullptr, std::move(content)));
-        }
-        KITE_ASSIGN_OR_RETURN(std::string pat, get_string(*pit, "Regex", where + " pattern"));
-        KITE_ASSIGN_OR_RETURN(auto re, Regex::compile(pat));
-        return Ptr(new ReplaceDecoder("", std::move(re), std::move(content)));
+        return Ptr(new ReplaceDecoder(std::move(pattern), std::move(content)));
     }
     if (type == "Strip") {
         KITE_ASSIGN_OR_RETURN(std::string c, get_string(j, "content", where));

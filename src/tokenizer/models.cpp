@@ -3,11 +3,29 @@
 #include "tokenizer/components.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/vocab.h"
+#include "tokenizer/vocab_model.h"
 
 namespace kite::tok {
 
 Result<std::unique_ptr<Model>> make_bpe_model(const json& j);
 Result<std::unique_ptr<Model>> make_unigram_model(const json& j);
+
+Status VocabModel::load_vocab(const json& j, const std::string& where) {
+    auto vit = j.find("vocab");
+    if (vit == j.end() || !vit->is_object()) return invalid_argument(where + ": field 'vocab' must be an object");
+    int64_t max_id = -1;
+    vocab_.reserve(vit->size());
+    for (auto it = vit->begin(); it != vit->end(); ++it) {
+        const json& v = it.value();
+        if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() >= kMaxVocabId)
+            return invalid_argument(where + ": vocab entry '" + it.key() + "' must have an integer id in [0, 2^24)");
+        vocab_.set(it.key(), v.get<int32_t>());
+        max_id = std::max<int64_t>(max_id, v.get<int64_t>());
+    }
+    vocab_r_.assign(static_cast<size_t>(max_id + 1), nullptr);
+    vocab_.for_each([&](const std::string& t, int32_t id) { vocab_r_[id] = &t; });
+    return Status::ok();
+}
 
 std::string byte_fallback_token(unsigned char b) {
     static const char* hex = "0123456789ABCDEF";
@@ -19,37 +37,7 @@ std::string byte_fallback_token(unsigned char b) {
 
 namespace {
 
-// Shared by WordPiece and WordLevel: vocab object {token: id} and its reverse.
-class MapModel : public Model {
-public:
-    Status load_vocab(const json& j, const std::string& where) {
-        auto vit = j.find("vocab");
-        if (vit == j.end() || !vit->is_object()) return invalid_argument(where + ": field 'vocab' must be an object");
-        int64_t max_id = -1;
-        for (auto it = vit->begin(); it != vit->end(); ++it) {
-            if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 ||
-                it.value().get<int64_t>() >= kMaxVocabId)
-                return invalid_argument(where + ": vocab entry '" + it.key() + "' must have a non-negative integer id");
-            vocab_.set(it.key(), it.value().get<int32_t>());
-            max_id = std::max<int64_t>(max_id, it.value().get<int64_t>());
-        }
-        vocab_r_.assign(static_cast<size_t>(max_id + 1), nullptr);
-        vocab_.for_each([&](const std::string& t, int32_t id) { vocab_r_[id] = &t; });
-        return Status::ok();
-    }
-    std::optional<int32_t> token_to_id(std::string_view t) const override { return vocab_.find(t); }
-    const std::string* id_to_token(int32_t id) const override {
-        if (id < 0 || static_cast<size_t>(id) >= vocab_r_.size() || !vocab_r_[id]) return nullptr;
-        return vocab_r_[id];
-    }
-    int64_t vocab_size() const override { return static_cast<int64_t>(vocab_.size()); }
-
-protected:
-    TokenTable vocab_;
-    std::vector<const std::string*> vocab_r_;  // id -> key in vocab_ (keys never move)
-};
-
-class WordPieceModel final : public MapModel {
+class WordPieceModel final : public VocabModel {
 public:
     Status load(const json& j) {
         KITE_RETURN_IF_ERROR(load_vocab(j, "model WordPiece"));
@@ -94,7 +82,7 @@ private:
     size_t max_token_bytes_ = 0;
 };
 
-class WordLevelModel final : public MapModel {
+class WordLevelModel final : public VocabModel {
 public:
     Status load(const json& j) {
         KITE_RETURN_IF_ERROR(load_vocab(j, "model WordLevel"));

@@ -39,6 +39,23 @@ bool get_bool_or(const json& j, const char* key, bool fallback) {
     return it != j.end() && it->is_boolean() ? it->get<bool>() : fallback;
 }
 
+Result<Pattern> parse_pattern(const json& j, const std::string& where) {
+    auto pit = j.find("pattern");
+    if (pit == j.end() || !pit->is_object()) return invalid_argument(where + ": field 'pattern' must be an object");
+    Pattern p;
+    if (pit->contains("String")) {
+        KITE_ASSIGN_OR_RETURN(p.literal, get_string(*pit, "String", where + " pattern"));
+        return p;
+    }
+    KITE_ASSIGN_OR_RETURN(std::string re, get_string(*pit, "Regex", where + " pattern"));
+    KITE_ASSIGN_OR_RETURN(p.regex, Regex::compile(re));
+    return p;
+}
+
+std::string Pattern::replace_all(std::string_view s, std::string_view content) const {
+    return regex ? regex->replace_all(s, content) : kite::tok::replace_all(s, literal, content);
+}
+
 namespace {
 
 class FormNormalizer final : public Normalizer {
@@ -64,17 +81,12 @@ private:
     std::string prepend_;
 };
 
-// A Replace / Split pattern: {"String": "..."} or {"Regex": "..."}.
 class ReplaceNormalizer final : public Normalizer {
 public:
-    ReplaceNormalizer(std::string literal, std::shared_ptr<const Regex> re, std::string content)
-        : literal_(std::move(literal)), re_(std::move(re)), content_(std::move(content)) {}
-    void normalize(std::string& s) const override {
-        s = re_ ? re_->replace_all(s, content_) : replace_all(s, literal_, content_);
-    }
+    ReplaceNormalizer(Pattern pattern, std::string content) : pattern_(std::move(pattern)), content_(std::move(content)) {}
+    void normalize(std::string& s) const override { s = pattern_.replace_all(s, content_); }
 private:
-    std::string literal_;
-    std::shared_ptr<const Regex> re_;
+    Pattern pattern_;
     std::string content_;
 };
 
@@ -195,16 +207,9 @@ Result<std::unique_ptr<Normalizer>> make_normalizer(const json& j) {
             new StripNormalizer(get_bool_or(j, "strip_left", true), get_bool_or(j, "strip_right", true)));
     }
     if (type == "Replace") {
-        auto pit = j.find("pattern");
-        if (pit == j.end() || !pit->is_object()) return invalid_argument(where + ": field 'pattern' must be an object");
+        KITE_ASSIGN_OR_RETURN(Pattern pattern, parse_pattern(j, where));
         KITE_ASSIGN_OR_RETURN(std::string content, get_string(j, "content", where));
-        if (pit->contains("String")) {
-            KITE_ASSIGN_OR_RETURN(std::string lit, get_string(*pit, "String", where + " pattern"));
-            return std::unique_ptr<Normalizer>(new ReplaceNormalizer(std::move(lit), nullptr, std::move(content)));
-        }
-        KITE_ASSIGN_OR_RETURN(std::string pat, get_string(*pit, "Regex", where + " pattern"));
-        KITE_ASSIGN_OR_RETURN(auto re, Regex::compile(pat));
-        return std::unique_ptr<Normalizer>(new ReplaceNormalizer("", std::move(re), std::move(content)));
+        return std::unique_ptr<Normalizer>(new ReplaceNormalizer(std::move(pattern), std::move(content)));
     }
     if (type == "BertNormalizer") {
         const bool lower = get_bool_or(j, "lowercase", true);

@@ -254,17 +254,11 @@ Result<std::unique_ptr<PreTokenizer>> make_pre_tokenizer(const json& j) {
         return Ptr(new ByteLevelPre(get_bool_or(j, "add_prefix_space", true), re));
     }
     if (type == "Split") {
-        auto pit = j.find("pattern");
-        if (pit == j.end() || !pit->is_object()) return invalid_argument(where + ": field 'pattern' must be an object");
+        KITE_ASSIGN_OR_RETURN(Pattern pattern, parse_pattern(j, where));
         KITE_ASSIGN_OR_RETURN(Behavior beh, parse_behavior(j, where, Behavior::kRemoved));
         const bool invert = get_bool_or(j, "invert", false);
-        if (pit->contains("String")) {
-            KITE_ASSIGN_OR_RETURN(std::string lit, get_string(*pit, "String", where + " pattern"));
-            return Ptr(new LiteralSplit(std::move(lit), beh, invert));
-        }
-        KITE_ASSIGN_OR_RETURN(std::string pat, get_string(*pit, "Regex", where + " pattern"));
-        KITE_ASSIGN_OR_RETURN(auto re, Regex::compile(pat));
-        return Ptr(new RegexSplit(std::move(re), beh, invert));
+        if (!pattern.regex) return Ptr(new LiteralSplit(std::move(pattern.literal), beh, invert));
+        return Ptr(new RegexSplit(std::move(pattern.regex), beh, invert));
     }
     if (type == "Metaspace") {
         const std::string rep = get_string_or(j, "replacement", "\xE2\x96\x81");
