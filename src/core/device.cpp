@@ -123,8 +123,12 @@ Status copy_bytes(void* dst, Device dst_device, const void* src, Device src_devi
 Status copy_rows_2d(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t row_bytes, size_t rows,
                     Device device) {
     if (rows == 0 || row_bytes == 0) return Status::ok();
-    const cudaError_t e = cudaMemcpy2D(dst, dst_pitch, src, src_pitch, row_bytes, rows,
-                                       device == Device::kCpu ? cudaMemcpyHostToHost : cudaMemcpyDeviceToDevice);
+    if (device == Device::kCpu) {  // the CPU path never touches the CUDA runtime (there may be no driver)
+        for (size_t r = 0; r < rows; ++r)
+            std::memcpy(static_cast<char*>(dst) + r * dst_pitch, static_cast<const char*>(src) + r * src_pitch, row_bytes);
+        return Status::ok();
+    }
+    const cudaError_t e = cudaMemcpy2D(dst, dst_pitch, src, src_pitch, row_bytes, rows, cudaMemcpyDeviceToDevice);
     return e == cudaSuccess ? Status::ok() : cuda_error("memcpy2D", e);
 }
 

@@ -1,6 +1,8 @@
-// The Llama forward on CUDA against the CPU forward of the same random weights (dummy weights of
-// bench/configs/llama-tiny-gqa.json: GQA, tied embeddings): a ragged prefill of two prompts, then
-// batched decode steps, logits compared at every step. Skips when no GPU answers.
+// The Llama-family forward on CUDA against the CPU forward of the same random weights (dummy
+// weights of tiny configs in bench/configs: Llama GQA with tied embeddings; Qwen3 with q/k head
+// norms and head_dim * heads != hidden; Qwen2 with q/k/v biases and MQA; Mistral with a sliding
+// window of 6 and head_dim 80): a ragged prefill of two prompts, then batched decode steps, logits
+// compared at every step. Skips when no GPU answers.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -44,10 +46,12 @@ ForwardBatch make_batch(std::vector<Seq>& seqs, int block_size) {
     return b;
 }
 
-TEST(CudaForward, LlamaLogitsMatchTheCpuForward) {
+class CudaForward : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(CudaForward, LogitsMatchTheCpuForward) {
     std::string why;
     if (!cuda_available(&why)) GTEST_SKIP() << "CUDA tests skipped: " << why;
-    const std::string config = source_dir() + "/bench/configs/llama-tiny-gqa.json";
+    const std::string config = source_dir() + "/bench/configs/" + GetParam();
     LoadOptions cpu_opts;
     cpu_opts.dummy_weights = true;
     cpu_opts.dummy_seed = 7;
@@ -95,7 +99,11 @@ TEST(CudaForward, LlamaLogitsMatchTheCpuForward) {
     }
 }
 
-TEST(CudaForward, CudaModelWithoutGpuOrCudaBuildFailsWithAMessage) {
+INSTANTIATE_TEST_SUITE_P(TinyConfigs, CudaForward,
+                         ::testing::Values("llama-tiny-gqa.json", "qwen3-tiny.json", "qwen2-tiny.json",
+                                           "mistral-tiny-swa.json"));
+
+TEST(CudaForwardErrors, CudaModelWithoutGpuOrCudaBuildFailsWithAMessage) {
     std::string why;
     if (cuda_available(&why)) GTEST_SKIP() << "a GPU is present; this checks the no-GPU message";
     LoadOptions opts;
