@@ -1,6 +1,6 @@
-// ops::quant_matmul: y = x W^T computed straight from GGUF blocks. Each 32-element piece of a
-// weight row is expanded into four AVX2 registers of f32 values and multiplied with f32
-// activations (no activation quantization), reusing the expansion for up to four tokens.
+// ops::quant_matmul: y = x W^T computed straight from GGUF blocks with f32 activations (no
+// activation quantization), each expanded block reused for up to four tokens. Q4_0/Q4_1/Q8_0
+// expand only the integers and scale once per block; other types expand 32 values at a time.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -22,8 +22,7 @@ inline float h2f(const uint8_t* p) {
     return _cvtsh_ss(h);
 }
 
-// Eight bytes (u8 or i8) at p as eight f32.
-inline __m256 u8x8(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v)); }
+// The low eight i8 of v as eight f32.
 inline __m256 i8x8(__m128i v) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v)); }
 
 // 32 values 0..15 from 16 packed bytes: low nibbles are elements 0..15, high nibbles 16..31.
