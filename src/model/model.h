@@ -20,7 +20,9 @@ public:
     virtual const ModelConfig& config() const = 0;
     // Runs the batch; logits get shape [rows, vocab] f32, rows = logits_indices.size() (or num_tokens).
     virtual Status forward(const ForwardBatch& batch, KvCache& kv, Tensor& logits) = 0;
-    // The KV shape this model needs for `num_blocks` blocks of `block_size` tokens.
+    // Where the weights live and the forward runs (LoadOptions::device).
+    virtual Device device() const { return Device::kCpu; }
+    // The KV shape this model needs for `num_blocks` blocks of `block_size` tokens, on its device.
     KvCacheShape kv_shape(int num_blocks, int block_size) const;
 };
 

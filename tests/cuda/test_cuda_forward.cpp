@@ -63,10 +63,11 @@ TEST_P(CudaForward, LogitsMatchTheCpuForward) {
     ASSERT_TRUE(gpu_model.ok()) << gpu_model.status().message();
 
     const int block_size = 4, num_blocks = 16;
-    KvCacheShape shape = (*cpu_model)->kv_shape(num_blocks, block_size);
-    auto cpu_kv = KvCache::create(shape);
-    shape.device = Device::kCuda;
-    auto gpu_kv = KvCache::create(shape);
+    ASSERT_EQ((*gpu_model)->device(), Device::kCuda);
+    const KvCacheShape gpu_shape = (*gpu_model)->kv_shape(num_blocks, block_size);
+    ASSERT_EQ(gpu_shape.device, Device::kCuda);  // what the engine gets from the model
+    auto cpu_kv = KvCache::create((*cpu_model)->kv_shape(num_blocks, block_size));
+    auto gpu_kv = KvCache::create(gpu_shape);
     ASSERT_TRUE(cpu_kv.ok() && gpu_kv.ok());
 
     // Prompts of 7 and 13 tokens: neither a multiple of the block size; tables out of order.

@@ -28,6 +28,7 @@ class LlamaModel final : public Model {
 public:
     LlamaModel(ModelConfig c) : config_(std::move(c)), rotary_(config_) {}
     const ModelConfig& config() const override { return config_; }
+    Device device() const override { return device_; }
     Status load(const WeightSource& src, const LoadOptions& opts);
     Status forward(const ForwardBatch& batch, KvCache& kv, Tensor& logits) override;
 
