@@ -166,6 +166,9 @@ bool Scheduler::preempt_for(const Request& r, int& budget, ScheduledBatch& out) 
         was_scheduled = true;
         return true;
     });
+    // Nor can a request swapped in this very step be swapped out again: its blocks are loaded
+    // only after the step's saves.
+    for (const SwapOp& op : out.swap_in) was_scheduled = was_scheduled || op.request == victim.get();
     preempt(std::move(victim), out, !was_scheduled);
     return true;
 }
