@@ -72,6 +72,7 @@ public:
     // Strand only.
     std::function<void()> close_fn;
     bool ended = false;
+    bool client_gone = false;  // the connection closed before the response ended
 
 private:
     std::weak_ptr<Session> session_;
@@ -126,12 +127,8 @@ public:
         enqueue(chunked_ ? std::string("0\r\n\r\n") : std::string());
     }
     void set_close_fn(SessionExchange* ex, std::function<void()> fn) {
-        if (!is_current(ex)) return;
-        if (closed_) {
-            fn();
-            return;
-        }
-        ex->close_fn = std::move(fn);
+        if (ex->client_gone) return fn();  // it left before the callback was registered
+        if (is_current(ex)) ex->close_fn = std::move(fn);
     }
 
 private:
@@ -285,7 +282,10 @@ private:
         if (current_) {
             auto ex = std::move(current_);
             --server_->active_exchanges;
-            if (!ex->ended && ex->close_fn) ex->close_fn();
+            if (!ex->ended) {
+                ex->client_gone = true;
+                if (ex->close_fn) ex->close_fn();
+            }
             ex->ended = true;
         }
     }
@@ -333,7 +333,7 @@ void SessionExchange::on_close(std::function<void()> fn) {
     asio::post(ex_, [weak, self = shared_from_this(), fn = std::move(fn)]() mutable {
         if (auto s = weak.lock()) {
             s->set_close_fn(self.get(), std::move(fn));
-        } else if (!self->ended) {
+        } else if (!self->ended || self->client_gone) {
             fn();  // the connection is already gone
         }
     });
