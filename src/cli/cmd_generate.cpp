@@ -46,6 +46,7 @@ void declare(Flags& f) {
     f.add_switch("keep-special-tokens", "keep special tokens (e.g. <s>) in the text");
     f.add_switch("json", "print one JSON line {output_ids, text, finish_reason} instead of streaming text");
     f.add_switch("keep-quantized", "GGUF: compute on the quantized blocks instead of dequantizing at load");
+    f.add("device", "cpu|cuda", "where the model runs (default cpu)", "KITE_DEVICE");
     f.add("threads", "N", "CPU threads (default: all cores)", "KITE_NUM_THREADS");
     f.add("requests", "FILE", "batch mode: JSON lines of requests (see kite generate --requests x --help)");
 }
@@ -176,6 +177,9 @@ int cmd_generate(int argc, char** argv) {
 
     LoadOptions lo;
     lo.keep_quantized = f.get_switch("keep-quantized");
+    auto device = parse_device(f.get_or("device", "cpu"));
+    if (!device.ok()) return fail("generate", device.status());
+    lo.device = *device;
     auto session = open_model_session(*f.get("model"), f.get_or("tokenizer", ""), lo);
     if (!session.ok()) return fail("generate", session.status());
     auto ids = prompt_ids(f, *session);

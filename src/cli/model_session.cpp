@@ -1,8 +1,17 @@
 #include "cli/model_session.h"
 
+#include "core/device.h"
 #include "model/gguf_tokenizer.h"
 
 namespace kite::cli {
+
+Result<Device> parse_device(const std::string& name) {
+    if (name == "cpu") return Device::kCpu;
+    if (name != "cuda") return invalid_argument("--device: expected cpu or cuda, got '" + name + "'");
+    std::string why;
+    if (!cuda_available(&why)) return unavailable("--device cuda: " + why);
+    return Device::kCuda;
+}
 
 Result<ModelSession> open_model_session(const std::string& model_path, const std::string& tokenizer_path,
                                         const LoadOptions& options) {

@@ -18,6 +18,9 @@ struct ModelSession {
     GenerationDefaults defaults;
 };
 
+// "cpu" or "cuda" (--device); cuda only when built with KITE_CUDA and a GPU answers.
+Result<Device> parse_device(const std::string& name);
+
 // `tokenizer_path` overrides where the tokenizer is read from (empty: beside the model).
 Result<ModelSession> open_model_session(const std::string& model_path, const std::string& tokenizer_path,
                                         const LoadOptions& options);
