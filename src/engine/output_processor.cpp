@@ -61,13 +61,20 @@ void OutputProcessor::fork_samples(Request& r) {
 }
 
 // The text still held when a sequence ends: the decoder's tail, passed through the stop matcher
-// (which may still cut it) and then the matcher's own held-back text. Nothing after a stop string.
+// (which may still cut it) and then the matcher's own held-back text. Nothing after a stop string;
+// a stop string found here makes the finish reason "stop".
 std::string OutputProcessor::final_text(Sequence& s, bool stop_checks_on) {
     if (!s.decoder || (s.stop_matcher && s.stop_matcher->stopped())) return "";
     std::string tail = s.decoder->flush();
     if (s.stop_matcher && stop_checks_on) {
         tail = s.stop_matcher->feed(tail);
         if (!s.stop_matcher->stopped()) tail += s.stop_matcher->flush();
+        // A match the matcher held back (an earlier-starting stop string could still have
+        // completed) lands only now: the sequence then ended on that stop string.
+        if (s.stop_matcher->stopped()) {
+            s.finish_reason = FinishReason::kStop;
+            s.stop_reason = s.stop_matcher->matched();
+        }
     }
     return tail;
 }

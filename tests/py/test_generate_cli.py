@@ -103,3 +103,14 @@ def test_help_lists_every_flag():
                  "--temperature", "--top-k", "--top-p", "--min-p", "--repetition-penalty", "--presence-penalty",
                  "--frequency-penalty", "--seed", "--stop", "--ignore-eos", "--json", "--requests"]:
         assert flag in out, flag
+
+
+def test_stop_string_held_back_until_the_end_still_stops():
+    # "named" completes while the earlier-starting "girl named Lucy" may still complete; when the
+    # length limit ends generation there, the held-back match applies: finish_reason "stop".
+    base = ["--model", STORIES, "--prompt", "Once upon a time", "--temperature", "0"]
+    k = next(k for k in range(1, 12)
+             if gen_json(*base, "--max-new-tokens", str(k))["text"].endswith("named"))
+    j = gen_json(*base, "--max-new-tokens", str(k), "--stop", "girl named Lucy", "--stop", "named")
+    assert j["text"] == ", there was a little girl "
+    assert j["finish_reason"] == "stop"
