@@ -24,6 +24,8 @@ Result<std::string> render_line(const std::string& line, const RenderOptions& ba
         return invalid_argument(std::string("bad JSON line: ") + e.what());
     }
     if (!req.is_object()) return invalid_argument("each line must be a JSON object {\"template\", \"messages\", ...}");
+    if (json_nesting_depth(req) > kMaxChatJsonDepth)
+        return invalid_argument("request nested more than " + std::to_string(kMaxChatJsonDepth) + " levels deep");
     auto tmpl = req.find("template");
     if (tmpl == req.end() || !tmpl->is_string()) return invalid_argument("field \"template\" must be a string");
     ojson messages = req.value("messages", ojson::array());

@@ -3,8 +3,10 @@
 // the engine's internal TemplateError never leaves this file.
 #include "template/chat_template.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <vector>
 
 #include "template/evaluator.h"
 #include "template/json_value.h"
@@ -14,6 +16,21 @@ namespace kite {
 namespace {
 
 using tmpl::Value;
+
+template <typename Json>
+int depth_of(const Json& j) {
+    int deepest = 0;
+    std::vector<std::pair<const Json*, int>> stack = {{&j, 1}};
+    while (!stack.empty()) {
+        auto [v, d] = stack.back();
+        stack.pop_back();
+        deepest = std::max(deepest, d);
+        if (d > kMaxChatJsonDepth) break;
+        if (v->is_array() || v->is_object())
+            for (const auto& child : *v) stack.emplace_back(&child, d + 1);
+    }
+    return deepest;
+}
 
 // Jinja refuses an unknown filter or test when compiling, except inside an if-statement or
 // conditional expression ("soft" scopes), where it fails only when reached. Loops, macros and other
@@ -94,6 +111,8 @@ Result<std::string> ChatTemplate::render(const nlohmann::ordered_json& messages,
                                          const nlohmann::ordered_json& variables, const RenderOptions& options) const {
     if (!messages.is_array()) return invalid_argument("chat template: messages must be a JSON array of message objects");
     if (!variables.is_null() && !variables.is_object()) return invalid_argument("chat template: variables must be a JSON object");
+    if (json_nesting_depth(messages) > kMaxChatJsonDepth || json_nesting_depth(variables) > kMaxChatJsonDepth)
+        return invalid_argument("chat template: messages or variables nested more than " + std::to_string(kMaxChatJsonDepth) + " levels deep");
     try {
         std::unordered_map<std::string, Value> globals;
         tmpl::add_builtin_globals(globals);
@@ -125,9 +144,13 @@ Result<std::string> render_chat_template(std::string_view template_text, const n
 Result<std::string> render_chat_template(std::string_view template_text, const nlohmann::json& messages,
                                          bool add_generation_prompt, const nlohmann::json& variables,
                                          const RenderOptions& options) {
+    if (depth_of(messages) > kMaxChatJsonDepth || depth_of(variables) > kMaxChatJsonDepth)
+        return invalid_argument("chat template: messages or variables nested more than " + std::to_string(kMaxChatJsonDepth) + " levels deep");
     return render_chat_template(template_text, nlohmann::ordered_json::parse(messages.dump()), add_generation_prompt,
                                 nlohmann::ordered_json::parse(variables.dump()), options);
 }
+
+int json_nesting_depth(const nlohmann::ordered_json& j) { return depth_of(j); }
 
 Result<int64_t> parse_fixed_time(std::string_view text) {
     std::string s(text);

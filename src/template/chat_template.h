@@ -52,6 +52,11 @@ private:
     std::shared_ptr<const tmpl::TemplateAst> ast_;
 };
 
+// Nesting depth of a JSON value, computed without recursion (copying or converting a JSON value is
+// recursive in nlohmann, so callers check untrusted input against kMaxChatJsonDepth first).
+constexpr int kMaxChatJsonDepth = 512;
+int json_nesting_depth(const nlohmann::ordered_json& j);
+
 // Parses a date-time pin for strftime_now: "2024-07-26T00:00:00", "2024-07-26 00:00:00",
 // "2024-07-26", or integer seconds since the epoch. Returns naive seconds (see RenderOptions).
 Result<int64_t> parse_fixed_time(std::string_view text);

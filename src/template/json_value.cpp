@@ -8,7 +8,10 @@
 
 namespace kite::tmpl {
 
-Value value_from_json(const nlohmann::ordered_json& j) {
+Value value_from_json(const nlohmann::ordered_json& j) { return value_from_json(j, 0); }
+
+Value value_from_json(const nlohmann::ordered_json& j, int depth) {
+    if (depth > kMaxValueDepth) fail("JSON input nested too deeply (more than " + std::to_string(kMaxValueDepth) + " levels)");
     switch (j.type()) {
         case nlohmann::ordered_json::value_t::null: return Value(None{});
         case nlohmann::ordered_json::value_t::boolean: return Value(j.get<bool>());
@@ -23,13 +26,13 @@ Value value_from_json(const nlohmann::ordered_json& j) {
         case nlohmann::ordered_json::value_t::array: {
             std::vector<Value> items;
             items.reserve(j.size());
-            for (const auto& x : j) items.push_back(value_from_json(x));
+            for (const auto& x : j) items.push_back(value_from_json(x, depth + 1));
             return Value::list(std::move(items));
         }
         case nlohmann::ordered_json::value_t::object: {
             std::vector<std::pair<Value, Value>> items;
             items.reserve(j.size());
-            for (auto it = j.begin(); it != j.end(); ++it) items.emplace_back(Value(it.key()), value_from_json(it.value()));
+            for (auto it = j.begin(); it != j.end(); ++it) items.emplace_back(Value(it.key()), value_from_json(it.value(), depth + 1));
             return Value::dict(std::move(items));
         }
         default: return Value(None{});

@@ -8,5 +8,6 @@
 namespace kite::tmpl {
 
 Value value_from_json(const nlohmann::ordered_json& j);
+Value value_from_json(const nlohmann::ordered_json& j, int depth);
 
 }  // namespace kite::tmpl

@@ -1,6 +1,7 @@
 // Python semantics of template values: truthiness, str()/repr() (incl. float repr), ==, <, UTF-8.
 #include "template/value.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -9,8 +10,22 @@ namespace kite::tmpl {
 
 void fail(std::string message) { throw TemplateError{std::move(message), false}; }
 
+int nesting_depth(const Value& v) {
+    if (v.kind() == Value::Kind::kList) return v.as_list().depth;
+    if (v.kind() == Value::Kind::kDict) return v.as_dict().depth;
+    return 0;
+}
+
+static int container_depth(const std::vector<Value>& items) {
+    int d = 0;
+    for (const Value& v : items) d = std::max(d, nesting_depth(v));
+    if (d + 1 > kMaxValueDepth) fail("value nested too deeply (more than " + std::to_string(kMaxValueDepth) + " levels of lists/dicts)");
+    return d + 1;
+}
+
 Value Value::list(std::vector<Value> items, bool tuple) {
     auto l = std::make_shared<List>();
+    l->depth = container_depth(items);
     l->items = std::move(items);
     l->tuple = tuple;
     return Value(ListPtr(std::move(l)));
@@ -18,6 +33,7 @@ Value Value::list(std::vector<Value> items, bool tuple) {
 
 Value Value::iterator(std::vector<Value> items, std::string type) {
     auto l = std::make_shared<List>();
+    l->depth = container_depth(items);
     l->items = std::move(items);
     l->iterator_type = std::move(type);
     return Value(ListPtr(std::move(l)));
@@ -25,6 +41,10 @@ Value Value::iterator(std::vector<Value> items, std::string type) {
 
 Value Value::dict(std::vector<std::pair<Value, Value>> items) {
     auto d = std::make_shared<Dict>();
+    int depth = 0;
+    for (const auto& kv : items) depth = std::max({depth, nesting_depth(kv.first), nesting_depth(kv.second)});
+    if (depth + 1 > kMaxValueDepth) fail("value nested too deeply (more than " + std::to_string(kMaxValueDepth) + " levels of lists/dicts)");
+    d->depth = depth + 1;
     d->items = std::move(items);
     return Value(DictPtr(std::move(d)));
 }

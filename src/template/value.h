@@ -110,8 +110,14 @@ private:
     bool markup_ = false;
 };
 
+// Lists and dicts record their nesting depth and refuse to nest deeper than kMaxValueDepth, so that
+// printing, comparing and freeing them (all recursive) stay within the stack.
+constexpr int kMaxValueDepth = 1000;
+int nesting_depth(const Value& v);
+
 struct List {
     std::vector<Value> items;
+    int depth = 1;
     bool tuple = false;  // a tuple prints as (a, b)
     // Non-empty for the lazy iterators Jinja's map/select/reverse/... return ("generator",
     // "list_reverseiterator"): iterable, but no len(), no indexing, not JSON-serializable.
@@ -121,6 +127,7 @@ struct List {
 // Insertion-ordered like a Python dict. Lookups are linear: template dicts are small.
 struct Dict {
     std::vector<std::pair<Value, Value>> items;
+    int depth = 1;
     const Value* find(const Value& key) const;
     const Value* find(const std::string& key) const;
 };

@@ -107,6 +107,17 @@ TEST(Limits, DeepNestingIsASyntaxErrorNotACrash) {
     EXPECT_FALSE(render(ifs).ok());
 }
 
+TEST(Limits, DeeplyNestedValuesAreRefused) {
+    // Building a list a million levels deep would overflow the stack when printed or freed.
+    auto r = render("{% set ns = namespace(l=[]) %}{% for i in range(1000000) %}{% set ns.l = [ns.l] %}{% endfor %}{{ ns.l | length }}");
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("nested too deeply"), std::string::npos) << r.status().message();
+    ojson deep = ojson::array();
+    for (int i = 0; i < 2000; ++i) deep = ojson::array({std::move(deep)});
+    EXPECT_GT(kite::json_nesting_depth(deep), kite::kMaxChatJsonDepth);
+    EXPECT_FALSE(render("{{ x }}", ojson{{"x", std::move(deep)}}).ok());
+}
+
 TEST(Errors, RaiseExceptionMessageIsExact) {
     auto r = render("{% macro check(m) %}{% if m != 'ok' %}{{ raise_exception('Bad role: ' + m + '!') }}{% endif %}{% endmacro %}"
                     "{% for m in ['ok', 'tool'] %}{{ check(m) }}{% endfor %}");
