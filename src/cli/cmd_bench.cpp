@@ -130,6 +130,7 @@ int cmd_bench(int argc, char** argv) {
     declare_engine_flags(f);
     f.add("threads", "N", "CPU threads (default: all cores)", "KITE_NUM_THREADS");
     f.add_switch("dummy-weights", "random weights from config.json alone (real shapes without a checkpoint)");
+    declare_load_flags(f);
     f.add_switch("json", "print one JSON line");
     auto parsed = f.parse(argc, argv);
     if (!parsed.ok()) return fail("bench", parsed.status());
@@ -155,9 +156,10 @@ int cmd_bench(int argc, char** argv) {
     } else if (*threads > 0) {
         set_num_threads(static_cast<int>(*threads));
     }
-    LoadOptions lo;
-    lo.dummy_weights = f.get_switch("dummy-weights");
-    auto session = open_model_session(*f.get("model"), "", lo);
+    auto lo = load_options_from_flags(f);
+    if (!lo.ok()) return fail("bench", lo.status());
+    lo->dummy_weights = f.get_switch("dummy-weights");
+    auto session = open_model_session(*f.get("model"), "", *lo);
     if (!session.ok()) return fail("bench", session.status());
     const Workload w = make_workload(static_cast<int>(*n), static_cast<int>(*in_len), static_cast<int>(*out_len), *range,
                                      session->model->config().vocab_size, static_cast<uint64_t>(*seed),

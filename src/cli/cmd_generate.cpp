@@ -45,8 +45,7 @@ void declare(Flags& f) {
     f.add_switch("ignore-eos", "keep generating past EOS");
     f.add_switch("keep-special-tokens", "keep special tokens (e.g. <s>) in the text");
     f.add_switch("json", "print one JSON line {output_ids, text, finish_reason} instead of streaming text");
-    f.add_switch("keep-quantized", "GGUF: compute on the quantized blocks instead of dequantizing at load");
-    f.add("device", "cpu|cuda", "where the model runs (default cpu)", "KITE_DEVICE");
+    declare_load_flags(f);
     f.add("threads", "N", "CPU threads (default: all cores)", "KITE_NUM_THREADS");
     f.add("requests", "FILE", "batch mode: JSON lines of requests (see kite generate --requests x --help)");
 }
@@ -175,12 +174,9 @@ int cmd_generate(int argc, char** argv) {
         set_num_threads(static_cast<int>(*threads));
     }
 
-    LoadOptions lo;
-    lo.keep_quantized = f.get_switch("keep-quantized");
-    auto device = parse_device(f.get_or("device", "cpu"));
-    if (!device.ok()) return fail("generate", device.status());
-    lo.device = *device;
-    auto session = open_model_session(*f.get("model"), f.get_or("tokenizer", ""), lo);
+    auto lo = load_options_from_flags(f);
+    if (!lo.ok()) return fail("generate", lo.status());
+    auto session = open_model_session(*f.get("model"), f.get_or("tokenizer", ""), *lo);
     if (!session.ok()) return fail("generate", session.status());
     auto ids = prompt_ids(f, *session);
     if (!ids.ok()) return fail("generate", ids.status());

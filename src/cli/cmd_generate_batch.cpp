@@ -191,7 +191,7 @@ int run_generate_requests(int argc, char** argv) {
     f.add("requests", "FILE", "JSON lines, one request each (see above)");
     declare_engine_flags(f);
     f.add("threads", "N", "CPU threads (default: all cores)", "KITE_NUM_THREADS");
-    f.add_switch("keep-quantized", "GGUF: compute on the quantized blocks instead of dequantizing at load");
+    declare_load_flags(f);
     auto parsed = f.parse(argc, argv);
     if (!parsed.ok()) return fail("generate", parsed.status());
     if (!*parsed) return 0;
@@ -207,9 +207,9 @@ int run_generate_requests(int argc, char** argv) {
     std::ifstream in(path);
     if (!in) return fail("generate", not_found("--requests: cannot open " + path));
 
-    LoadOptions lo;
-    lo.keep_quantized = f.get_switch("keep-quantized");
-    auto session = open_model_session(*f.get("model"), f.get_or("tokenizer", ""), lo);
+    auto lo = load_options_from_flags(f);
+    if (!lo.ok()) return fail("generate", lo.status());
+    auto session = open_model_session(*f.get("model"), f.get_or("tokenizer", ""), *lo);
     if (!session.ok()) return fail("generate", session.status());
     Defaults d;
     if (session->defaults.max_new_tokens > 0) d.max_new_tokens = session->defaults.max_new_tokens;

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
+#include "cli/model_session.h"
 #include "server/server.h"
 
 namespace kite::cli {
@@ -26,6 +27,7 @@ Result<server::ServeOptions> options_from(const Flags& f) {
     o.tokenizer_path = f.get_or("tokenizer", "");
     o.chat_template_file = f.get_or("chat-template", "");
     o.model_type = f.get_or("model-type", "");
+    KITE_ASSIGN_OR_RETURN(o.load, load_options_from_flags(f));
     o.http.host = f.get_or("host", "0.0.0.0");
     KITE_ASSIGN_OR_RETURN(int64_t port, f.get_int("port", 8088, 0, 65535));
     o.http.port = static_cast<int>(port);
@@ -76,6 +78,7 @@ int cmd_serve(int argc, char** argv) {
     Flags f("serve", "--model PATH [--host H] [--port P] [--served-model-name NAME] [--api-key KEY] ...");
     f.add("model", "PATH", "model folder (config.json + safetensors) or .gguf file", "CHECKPOINT_PATH");
     f.add("tokenizer", "PATH", "tokenizer.json or folder, when not the model's", "TOKENIZER_PATH");
+    declare_load_flags(f);
     f.add("model-type", "TYPE", "expected config.json model_type (e.g. llama); a mismatch is an error", "MODEL_TYPE");
     f.add("host", "H", "address to listen on (default 0.0.0.0)", "KITE_HOST");
     f.add("port", "P", "port to listen on (default 8088; 0 picks a free one)", "START_PORT");

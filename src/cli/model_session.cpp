@@ -13,6 +13,19 @@ Result<Device> parse_device(const std::string& name) {
     return Device::kCuda;
 }
 
+void declare_load_flags(Flags& f) {
+    f.add("device", "cpu|cuda", "where the model runs (default cpu)", "KITE_DEVICE");
+    f.add_switch("keep-quantized", "GGUF: compute on the quantized blocks instead of dequantizing at load",
+                 "KITE_KEEP_QUANTIZED");
+}
+
+Result<LoadOptions> load_options_from_flags(const Flags& f) {
+    LoadOptions lo;
+    lo.keep_quantized = f.get_switch("keep-quantized");
+    KITE_ASSIGN_OR_RETURN(lo.device, parse_device(f.get_or("device", "cpu")));
+    return lo;
+}
+
 Result<ModelSession> open_model_session(const std::string& model_path, const std::string& tokenizer_path,
                                         const LoadOptions& options) {
     ModelSession s;

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/flags.h"
 #include "core/status.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
@@ -20,6 +21,10 @@ struct ModelSession {
 
 // "cpu" or "cuda" (--device); cuda only when built with KITE_CUDA and a GPU answers.
 Result<Device> parse_device(const std::string& name);
+
+// --device and --keep-quantized, shared by every command that loads a model.
+void declare_load_flags(Flags& f);
+Result<LoadOptions> load_options_from_flags(const Flags& f);
 
 // `tokenizer_path` overrides where the tokenizer is read from (empty: beside the model).
 Result<ModelSession> open_model_session(const std::string& model_path, const std::string& tokenizer_path,

@@ -36,7 +36,7 @@ void raise_fd_limit() {
 }
 
 Status load_everything(const ServeOptions& o, ServerState& st) {
-    KITE_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, load_model(o.model_path));
+    KITE_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, load_model(o.model_path, o.load));
     const std::string tok_path = o.tokenizer_path.empty() ? o.model_path : o.tokenizer_path;
     KITE_ASSIGN_OR_RETURN(std::shared_ptr<Tokenizer> tok, load_model_tokenizer(tok_path));
     const ModelConfig cfg = model->config();

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "engine/engine.h"
+#include "model/model.h"
 #include "server/http_server.h"
 #include "server/server_state.h"
 
@@ -15,6 +16,7 @@ struct ServeOptions {
     std::string tokenizer_path;       // empty: from the model
     std::string chat_template_file;   // empty: the tokenizer's template
     std::string model_type;           // when set, must equal the checkpoint's model_type
+    LoadOptions load;                 // device, quantized GGUF weights
     int64_t drain_timeout_s = 600;    // SIGTERM waits at most this long for requests in flight
     HttpServerOptions http;
     ServerConfig config;
