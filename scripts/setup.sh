@@ -6,7 +6,8 @@ set -euo pipefail
 APT_PACKAGES=(build-essential cmake ccache pkg-config git
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libpcre2-dev libutf8proc-dev libboost-dev
-  clang libclang-rt-14-dev python3 python3-pip)
+  python3 python3-pip)
+# Fuzzing (docs/fuzzing.md) also needs: clang libclang-rt-14-dev
 PIP_PACKAGES=(numpy safetensors gguf openai tokenizers pytest jsonschema requests jinja2)
 
 sudo_cmd=""

@@ -231,11 +231,3 @@ int cmd_generate(int argc, char** argv) {
 }
 
 }  // namespace kite::cli
-
-// Until cmd_generate_batch.cpp lands (TODO(#4)): a weak fallback the real definition replaces.
-namespace kite::cli {
-__attribute__((weak)) int run_generate_requests(int, char**) {
-    std::fprintf(stderr, "kite generate: --requests is not available in this build\n");
-    return 1;
-}
-}  // namespace kite::cli
