@@ -3,6 +3,7 @@
 // continuously batched engine, then to a statically batched one, side by side in one run; prints
 // requests/s, output tokens/s, latencies and the continuous / static ratio.
 #include <chrono>
+#include <cstring>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -117,6 +118,21 @@ json result_json(const RunResult& r, size_t num_requests) {
 
 }  // namespace
 
+// Host memory copy bandwidth in bytes/s (read + write), best of a few 256 MiB copies.
+static double measure_copy_bandwidth() {
+    const size_t bytes = size_t(256) << 20;
+    std::vector<char> a(bytes, 1), b(bytes, 0);
+    double best = 0;
+    for (int i = 0; i < 3; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        std::memcpy(b.data(), a.data(), bytes);
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        best = std::max(best, 2.0 * double(bytes) / s);
+        a[i] = b[bytes - 1 - i];  // keep the copies observable
+    }
+    return best;
+}
+
 int cmd_bench(int argc, char** argv) {
     Flags f("bench", "--model PATH [--num-requests N] [--input-len L] [--output-len L] [--policy ...] [--json]");
     f.add("model", "PATH", "model folder or .gguf file", "CHECKPOINT_PATH");
@@ -181,6 +197,13 @@ int cmd_bench(int argc, char** argv) {
         if (!s.ok() || rs->elapsed_s < s->elapsed_s) s = std::move(rs);
     }
     const double ratio = (double(c->output_tokens) / c->elapsed_s) / (double(s->output_tokens) / s->elapsed_s);
+    // The memory-bandwidth bound: each decode step reads the weights once for up to max_num_seqs
+    // sequences, so output tokens/s <= max_num_seqs * bandwidth / weight bytes (KV reads and compute
+    // ignored: a ceiling, reached only when decode is bandwidth-bound).
+    const double bandwidth = measure_copy_bandwidth();
+    const int64_t weight_bytes = session->model->weight_bytes_per_step();
+    const double bound = weight_bytes > 0 ? config->max_num_seqs * bandwidth / double(weight_bytes) : 0.0;
+    const double best = std::max(double(c->output_tokens) / c->elapsed_s, double(s->output_tokens) / s->elapsed_s);
 
     json j = {{"model", *f.get("model")},
               {"num_requests", *n},
@@ -196,7 +219,11 @@ int cmd_bench(int argc, char** argv) {
               {"continuous", result_json(*c, w.requests.size())},
               {"static", result_json(*s, w.requests.size())},
               {"continuous_policy", policy_name(continuous.policy)},
-              {"continuous_over_static", ratio}};
+              {"continuous_over_static", ratio},
+              {"copy_bandwidth_gb_s", bandwidth / 1e9},
+              {"weight_bytes_per_step", weight_bytes},
+              {"bandwidth_bound_output_tok_s", bound},
+              {"ratio_to_bandwidth_bound", bound > 0 ? best / bound : 0.0}};
     if (f.get_switch("json")) {
         std::printf("%s\n", j.dump().c_str());
         return 0;
@@ -212,6 +239,9 @@ int cmd_bench(int argc, char** argv) {
                     static_cast<long long>(r->stats.num_preemptions));
     }
     std::printf("continuous / static output tokens/s: %.2f\n", ratio);
+    std::printf("bandwidth bound: %.1f output tokens/s (%d seqs x %.1f GB/s copy / %.1f MB weights per step); "
+                "best run reaches %.3f of it\n",
+                bound, config->max_num_seqs, bandwidth / 1e9, double(weight_bytes) / 1e6, bound > 0 ? best / bound : 0.0);
     return 0;
 }
 

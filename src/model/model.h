@@ -22,6 +22,9 @@ public:
     virtual Status forward(const ForwardBatch& batch, KvCache& kv, Tensor& logits) = 0;
     // Where the weights live and the forward runs (LoadOptions::device).
     virtual Device device() const { return Device::kCpu; }
+    // Bytes of weights one decode step reads: every weight once, the embedding table only by row
+    // (the memory-bandwidth bound of `kite bench`). 0 when unknown.
+    virtual int64_t weight_bytes_per_step() const { return 0; }
     // The KV shape this model needs for `num_blocks` blocks of `block_size` tokens, on its device.
     KvCacheShape kv_shape(int num_blocks, int block_size) const;
 };

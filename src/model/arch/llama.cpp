@@ -29,6 +29,7 @@ public:
     LlamaModel(ModelConfig c) : config_(std::move(c)), rotary_(config_) {}
     const ModelConfig& config() const override { return config_; }
     Device device() const override { return device_; }
+    int64_t weight_bytes_per_step() const override;
     Status load(const WeightSource& src, const LoadOptions& opts);
     Status forward(const ForwardBatch& batch, KvCache& kv, Tensor& logits) override;
 
@@ -99,6 +100,16 @@ Status LlamaModel::load(const WeightSource& src, const LoadOptions& opts) {
     }
     if (opts.device == Device::kCuda) return upload_weights();
     return Status::ok();
+}
+
+int64_t LlamaModel::weight_bytes_per_step() const {
+    int64_t bytes = final_norm_.nbytes() + lm_head_.t.nbytes();
+    for (const LayerWeights& L : layers_) {
+        for (const Tensor* t : {&L.input_norm, &L.post_attn_norm, &L.qkv.t, &L.o.t, &L.gate_up.t, &L.down.t,
+                                &L.qkv_bias, &L.o_bias, &L.gate_up_bias, &L.down_bias, &L.q_norm, &L.k_norm})
+            if (t->defined()) bytes += t->nbytes();
+    }
+    return bytes;
 }
 
 // CUDA backend (docs/cuda.md): every weight is copied to the GPU once; the host copies are dropped.
