@@ -4,6 +4,7 @@
 #include "server/access_log.h"
 #include "server/errors.h"
 #include "server/json_fields.h"
+#include "server/sse.h"
 
 namespace kite::server {
 
@@ -84,6 +85,23 @@ std::string token_text(const Tokenizer& tok, int32_t id) {
     const int32_t one[1] = {id};
     auto s = tok.decode(one, /*skip_special_tokens=*/false);
     return s.ok() ? *s : tok.id_to_token(id);
+}
+
+nlohmann::json openai_chunk(GenerationJob& job, const char* object, nlohmann::json choices) {
+    return {{"id", job.id()}, {"object", object}, {"created", job.created()},
+            {"model", job.state().config.served_model_name}, {"choices", std::move(choices)}};
+}
+
+void openai_stream_end(GenerationJob& job, const char* object, const Status& error) {
+    if (!error.is_ok()) {
+        job.write(sse_data(dump({{"error", {{"message", error.message()}, {"type", "server_error"},
+                                             {"param", nullptr}, {"code", nullptr}}}})));
+    } else if (job.options().include_usage) {
+        nlohmann::json c = openai_chunk(job, object, nlohmann::json::array());
+        c["usage"] = usage_json(job);
+        job.write(sse_data(dump(c)));
+    }
+    job.write(sse_openai_done());
 }
 
 }  // namespace kite::server

@@ -34,6 +34,10 @@ void launch_generation(ServerState& st, const HttpRequest& req, const std::share
 
 // {"prompt_tokens", "completion_tokens", "total_tokens"} (+ cached tokens in prompt_tokens_details).
 nlohmann::json usage_json(const GenerationJob& job);
+// An OpenAI stream chunk: {id, object, created, model, choices}.
+nlohmann::json openai_chunk(GenerationJob& job, const char* object, nlohmann::json choices);
+// The end of an OpenAI stream: an error event, or the usage chunk when asked for; then [DONE].
+void openai_stream_end(GenerationJob& job, const char* object, const Status& error);
 // The text of one token as the client sees it (special tokens kept).
 std::string token_text(const Tokenizer& tok, int32_t id);
 

@@ -34,17 +34,7 @@ public:
         job.write(sse_data(dump(chunk(job, json::array({choice})))));
     }
 
-    void stream_end(GenerationJob& job, const Status& error) override {
-        if (!error.is_ok()) {
-            job.write(sse_data(dump({{"error", {{"message", error.message()}, {"type", "server_error"},
-                                                {"param", nullptr}, {"code", nullptr}}}})));
-        } else if (job.options().include_usage) {
-            json c = chunk(job, json::array());
-            c["usage"] = usage_json(job);
-            job.write(sse_data(dump(c)));
-        }
-        job.write(sse_openai_done());
-    }
+    void stream_end(GenerationJob& job, const Status& error) override { openai_stream_end(job, "chat.completion.chunk", error); }
 
     HttpResponse response(GenerationJob& job) override {
         json choices = json::array();
@@ -66,10 +56,7 @@ public:
     }
 
 private:
-    static json chunk(GenerationJob& job, json choices) {
-        return {{"id", job.id()}, {"object", "chat.completion.chunk"}, {"created", job.created()},
-                {"model", job.state().config.served_model_name}, {"choices", std::move(choices)}};
-    }
+    static json chunk(GenerationJob& job, json choices) { return openai_chunk(job, "chat.completion.chunk", std::move(choices)); }
 
     static json entry(const Tokenizer& tok, int32_t id, float lp) {
         const std::string s = token_text(tok, id);

@@ -28,16 +28,7 @@ public:
         job.write(sse_data(dump(chunk(job, json::array({choice})))));
     }
 
-    void stream_end(GenerationJob& job, const Status& error) override {
-        if (!error.is_ok()) {
-            job.write(sse_data(error_json(error)));
-        } else if (job.options().include_usage) {
-            json c = chunk(job, json::array());
-            c["usage"] = usage_json(job);
-            job.write(sse_data(dump(c)));
-        }
-        job.write(sse_openai_done());
-    }
+    void stream_end(GenerationJob& job, const Status& error) override { openai_stream_end(job, "text_completion", error); }
 
     HttpResponse response(GenerationJob& job) override {
         json choices = json::array();
@@ -57,14 +48,7 @@ public:
     }
 
 private:
-    static json chunk(GenerationJob& job, json choices) {
-        return {{"id", job.id()}, {"object", "text_completion"}, {"created", job.created()},
-                {"model", job.state().config.served_model_name}, {"choices", std::move(choices)}};
-    }
-
-    static std::string error_json(const Status& e) {
-        return dump({{"error", {{"message", e.message()}, {"type", "server_error"}, {"param", nullptr}, {"code", nullptr}}}});
-    }
+    static json chunk(GenerationJob& job, json choices) { return openai_chunk(job, "text_completion", std::move(choices)); }
 
     // OpenAI's completion logprobs for the given tokens of one choice; text_offset continues from
     // where the previous piece of this choice ended.
