@@ -127,7 +127,9 @@ TEST(Gguf, TypedGettersNameTheKey) {
 
 TEST(Gguf, TensorsAndAlignment) {
     for (uint32_t align : {32u, 64u, 8u}) {
-        auto f = parse(good_file(align));
+        // Tensor data points into the bytes (null owner), so they must outlive `f`.
+        const auto bytes = good_file(align);
+        auto f = parse(bytes);
         ASSERT_TRUE(f.ok()) << f.status().to_string();
         EXPECT_EQ(f->alignment(), align);
         EXPECT_EQ(f->data_offset() % align, 0u);
