@@ -13,6 +13,7 @@
 #include "cli/model_session.h"
 #include "core/parallel.h"
 #include "engine/engine.h"
+#include "io/mapped_file.h"
 #include "template/chat_template.h"
 
 namespace kite::cli {
@@ -76,13 +77,7 @@ Result<std::vector<int32_t>> prompt_ids(const Flags& f, const ModelSession& s) {
     if (!f.get_switch("chat")) return s.tokenizer->encode(text, /*add_special_tokens=*/true);
     std::string tmpl = s.tokenizer->chat_template();
     if (auto file = f.get("chat-template")) {
-        FILE* fp = std::fopen(file->c_str(), "rb");
-        if (!fp) return not_found("--chat-template: cannot open " + *file);
-        tmpl.clear();
-        char buf[4096];
-        size_t n;
-        while ((n = std::fread(buf, 1, sizeof buf, fp)) > 0) tmpl.append(buf, n);
-        std::fclose(fp);
+        KITE_ASSIGN_OR_RETURN(tmpl, read_text_file(*file));
     }
     if (tmpl.empty()) return failed_precondition("--chat: the model has no chat template (pass --chat-template FILE)");
     nlohmann::json messages = nlohmann::json::array();

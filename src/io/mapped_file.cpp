@@ -48,4 +48,15 @@ Result<std::string> read_text_file(const std::string& path) {
     return ss.str();
 }
 
+Result<nlohmann::json> read_json_file(const std::string& path) {
+    KITE_ASSIGN_OR_RETURN(std::string text, read_text_file(path));
+    try {
+        return nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        const std::string what = e.what();
+        const size_t bracket = what.find("] ");
+        return invalid_argument(path + ": invalid JSON (" + (bracket == std::string::npos ? what : what.substr(bracket + 2)) + ")");
+    }
+}
+
 }  // namespace kite

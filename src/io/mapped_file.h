@@ -6,6 +6,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "core/status.h"
 
 namespace kite {
@@ -30,5 +32,7 @@ private:
 
 // Reads a whole (small) file into a string; clear errors for missing/unreadable files.
 Result<std::string> read_text_file(const std::string& path);
+// Reads and parses a JSON file; "PATH: invalid JSON (...)" on a syntax error.
+Result<nlohmann::json> read_json_file(const std::string& path);
 
 }  // namespace kite

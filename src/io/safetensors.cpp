@@ -23,13 +23,19 @@ bool parse_dtype(const std::string& s, DType& out) {
     return false;
 }
 
+// The 8-byte little-endian header length that opens every safetensors file.
+uint64_t header_length(const uint8_t* data) {
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; --i) n = (n << 8) | data[i];
+    return n;
+}
+
 }  // namespace
 
 Result<std::map<std::string, SafetensorsEntry>> parse_safetensors_header(const uint8_t* data, size_t size,
                                                                            const std::string& name) {
     if (size < 8) return data_loss(name + ": file is " + std::to_string(size) + " bytes, too short for a safetensors header");
-    uint64_t header_len = 0;
-    for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | data[i];
+    const uint64_t header_len = header_length(data);
     if (header_len > size - 8)
         return data_loss(name + ": header length " + std::to_string(header_len) + " exceeds the file size " +
                          std::to_string(size) + " (truncated file?)");
@@ -92,9 +98,7 @@ Result<std::shared_ptr<SafetensorsFile>> SafetensorsFile::open(const std::string
     KITE_ASSIGN_OR_RETURN(auto file, MappedFile::open(path));
     KITE_ASSIGN_OR_RETURN(auto entries, parse_safetensors_header(file->data(), file->size(), path));
     auto st = std::make_shared<SafetensorsFile>();
-    uint64_t header_len = 0;
-    for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | file->data()[i];
-    st->data_offset_ = 8 + header_len;
+    st->data_offset_ = 8 + header_length(file->data());
     st->entries_ = std::move(entries);
     st->file_ = std::move(file);
     return st;

@@ -1,10 +1,10 @@
 // load_model: picks the weight source by path (folder or .gguf), parses the config, finds the
 // architecture in the registry and lets it build itself.
 #include <filesystem>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
+#include "io/mapped_file.h"
 #include "model/registry.h"
 #include "model/weight_source.h"
 
@@ -34,13 +34,8 @@ Result<std::unique_ptr<WeightSource>> open_source(const std::string& path, bool 
     if (is_gguf_path(path)) return open_gguf_source(path);
     if (config_only) {
         const std::string file = std::filesystem::is_directory(path) ? path + "/config.json" : path;
-        std::ifstream in(file);
-        if (!in) return not_found(file + ": cannot open (expected a config.json for dummy weights)");
-        try {
-            return std::unique_ptr<WeightSource>(std::make_unique<ConfigOnlySource>(nlohmann::json::parse(in)));
-        } catch (const nlohmann::json::exception& e) {
-            return invalid_argument(file + ": invalid JSON (" + std::string(e.what()) + ")");
-        }
+        KITE_ASSIGN_OR_RETURN(nlohmann::json config, read_json_file(file));
+        return std::unique_ptr<WeightSource>(std::make_unique<ConfigOnlySource>(std::move(config)));
     }
     return open_safetensors_folder(path);
 }

@@ -15,16 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Result<nlohmann::json> read_json(const std::string& path) {
-    KITE_ASSIGN_OR_RETURN(std::string text, read_text_file(path));
-    try {
-        return nlohmann::json::parse(text);
-    } catch (const nlohmann::json::exception& e) {
-        std::string what = e.what();
-        return invalid_argument(path + ": invalid JSON (" + what.substr(what.find(']') + 2) + ")");
-    }
-}
-
 class SafetensorsFolder final : public WeightSource {
 public:
     bool has(const std::string& name) const override { return where_.count(name) > 0; }
@@ -53,15 +43,15 @@ Result<std::unique_ptr<WeightSource>> open_safetensors_folder(const std::string&
     src->dir_ = dir;
     const fs::path root(dir);
     if (!fs::is_directory(root)) return not_found(dir + ": not a model folder (expected a directory with config.json, or a .gguf file)");
-    KITE_ASSIGN_OR_RETURN(src->config_, read_json((root / "config.json").string()));
+    KITE_ASSIGN_OR_RETURN(src->config_, read_json_file((root / "config.json").string()));
     if (fs::exists(root / "generation_config.json")) {
-        KITE_ASSIGN_OR_RETURN(src->generation_, read_json((root / "generation_config.json").string()));
+        KITE_ASSIGN_OR_RETURN(src->generation_, read_json_file((root / "generation_config.json").string()));
     }
     std::vector<std::string> shard_names;
     const fs::path index = root / "model.safetensors.index.json";
     nlohmann::json weight_map;
     if (fs::exists(index)) {
-        KITE_ASSIGN_OR_RETURN(nlohmann::json idx, read_json(index.string()));
+        KITE_ASSIGN_OR_RETURN(nlohmann::json idx, read_json_file(index.string()));
         auto wm = idx.find("weight_map");
         if (wm == idx.end() || !wm->is_object())
             return invalid_argument(index.string() + ": missing \"weight_map\" object");
