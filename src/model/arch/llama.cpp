@@ -24,6 +24,11 @@ struct LayerWeights {
     int sliding_window = 0;
 };
 
+// Activations one step needs per layer, allocated once per forward and reused by every layer.
+struct StepBuffers {
+    Tensor qkv, q, k, v, attn, gate_up, act;
+};
+
 class LlamaModel final : public Model {
 public:
     LlamaModel(ModelConfig c) : config_(std::move(c)), rotary_(config_) {}
@@ -35,8 +40,8 @@ public:
 
 private:
     Status attention(int layer, const ForwardBatch& batch, const Tensor& cos, const Tensor& sin, KvCache& kv,
-                     const Tensor& h, Tensor& out);
-    Status mlp(int layer, const Tensor& h, Tensor& out);
+                     StepBuffers& buf, const Tensor& h, Tensor& out);
+    Status mlp(int layer, StepBuffers& buf, const Tensor& h, Tensor& out);
     Status upload_weights();
 
     // Where weights and activations live (LoadOptions::device). Activations are Tensor::empty (no
@@ -54,8 +59,10 @@ private:
 const Tensor* opt(const Tensor& t) { return t.defined() ? &t : nullptr; }
 
 Status LlamaModel::load(const WeightSource& src, const LoadOptions& opts) {
-    WeightLoader w(&src, opts);
     const ModelConfig& c = config_;
+    if (c.hidden_act != "silu" && c.hidden_act != "swish")
+        return unimplemented("config.json: hidden_act '" + c.hidden_act + "' is not supported (expected silu)");
+    WeightLoader w(&src, opts);
     const int64_t H = c.hidden_size, I = c.intermediate_size, D = c.head_dim;
     const int64_t q_rows = int64_t(c.num_heads) * D, kv_rows = int64_t(c.num_kv_heads) * D;
     KITE_ASSIGN_OR_RETURN(embed_, w.table("model.embed_tokens.weight", c.vocab_size, H));
@@ -145,15 +152,12 @@ Status take_columns(const Tensor& src, int64_t col, int64_t width, Tensor& dst) 
 }
 
 Status LlamaModel::attention(int layer, const ForwardBatch& batch, const Tensor& cos, const Tensor& sin, KvCache& kv,
-                             const Tensor& h, Tensor& out) {
+                             StepBuffers& buf, const Tensor& h, Tensor& out) {
     const LayerWeights& L = layers_[layer];
     const int64_t T = batch.num_tokens(), D = config_.head_dim;
     const int64_t nh = config_.num_heads, nkv = config_.num_kv_heads;
-    Tensor qkv = Tensor::empty(DType::kF32, {T, (nh + 2 * nkv) * D}, device_);
+    Tensor &qkv = buf.qkv, &q = buf.q, &k = buf.k, &v = buf.v, &attn = buf.attn;
     KITE_RETURN_IF_ERROR(ops::linear(h, L.qkv, opt(L.qkv_bias), qkv));
-    Tensor q = Tensor::empty(DType::kF32, {T, nh, D}, device_);
-    Tensor k = Tensor::empty(DType::kF32, {T, nkv, D}, device_);
-    Tensor v = Tensor::empty(DType::kF32, {T, nkv, D}, device_);
     KITE_RETURN_IF_ERROR(take_columns(qkv, 0, nh * D, q));
     KITE_RETURN_IF_ERROR(take_columns(qkv, nh * D, nkv * D, k));
     KITE_RETURN_IF_ERROR(take_columns(qkv, (nh + nkv) * D, nkv * D, v));
@@ -164,7 +168,6 @@ Status LlamaModel::attention(int layer, const ForwardBatch& batch, const Tensor&
     KITE_RETURN_IF_ERROR(ops::rope(q, cos, sin, rotary_.rot_dim()));
     KITE_RETURN_IF_ERROR(ops::rope(k, cos, sin, rotary_.rot_dim()));
     KITE_RETURN_IF_ERROR(ops::write_kv(k, v, batch.slot_mapping, kv.k(layer), kv.v(layer)));
-    Tensor attn = Tensor::empty(DType::kF32, {T, nh, D}, device_);
     ops::AttentionParams ap;
     ap.scale = 1.0f / std::sqrt(static_cast<float>(D));
     ap.sliding_window = L.sliding_window;
@@ -173,16 +176,11 @@ Status LlamaModel::attention(int layer, const ForwardBatch& batch, const Tensor&
     return ops::linear(attn.reshape({T, nh * D}), L.o, opt(L.o_bias), out);
 }
 
-Status LlamaModel::mlp(int layer, const Tensor& h, Tensor& out) {
+Status LlamaModel::mlp(int layer, StepBuffers& buf, const Tensor& h, Tensor& out) {
     const LayerWeights& L = layers_[layer];
-    const int64_t T = h.dim(0), I = config_.intermediate_size;
-    if (config_.hidden_act != "silu" && config_.hidden_act != "swish")
-        return unimplemented("hidden_act '" + config_.hidden_act + "' is not supported (expected silu)");
-    Tensor gate_up = Tensor::empty(DType::kF32, {T, 2 * I}, device_);
-    KITE_RETURN_IF_ERROR(ops::linear(h, L.gate_up, opt(L.gate_up_bias), gate_up));
-    Tensor act = Tensor::empty(DType::kF32, {T, I}, device_);
-    KITE_RETURN_IF_ERROR(ops::silu_mul(gate_up, act));
-    return ops::linear(act, L.down, opt(L.down_bias), out);
+    KITE_RETURN_IF_ERROR(ops::linear(h, L.gate_up, opt(L.gate_up_bias), buf.gate_up));
+    KITE_RETURN_IF_ERROR(ops::silu_mul(buf.gate_up, buf.act));
+    return ops::linear(buf.act, L.down, opt(L.down_bias), out);
 }
 
 Status LlamaModel::forward(const ForwardBatch& batch, KvCache& kv, Tensor& logits) {
@@ -212,11 +210,20 @@ Status LlamaModel::forward(const ForwardBatch& batch, KvCache& kv, Tensor& logit
     KITE_RETURN_IF_ERROR(ops::embedding(embed_, batch.token_ids, residual));
     Tensor h = Tensor::empty(DType::kF32, {T, H}, device_);
     Tensor branch = Tensor::empty(DType::kF32, {T, H}, device_);
+    const int64_t D = config_.head_dim, nh = config_.num_heads, nkv = config_.num_kv_heads;
+    const int64_t I = config_.intermediate_size;
+    StepBuffers buf{Tensor::empty(DType::kF32, {T, (nh + 2 * nkv) * D}, device_),
+                    Tensor::empty(DType::kF32, {T, nh, D}, device_),
+                    Tensor::empty(DType::kF32, {T, nkv, D}, device_),
+                    Tensor::empty(DType::kF32, {T, nkv, D}, device_),
+                    Tensor::empty(DType::kF32, {T, nh, D}, device_),
+                    Tensor::empty(DType::kF32, {T, 2 * I}, device_),
+                    Tensor::empty(DType::kF32, {T, I}, device_)};
     KITE_RETURN_IF_ERROR(ops::rms_norm(residual, layers_[0].input_norm, config_.rms_norm_eps, h));
     for (int l = 0; l < config_.num_layers; ++l) {
-        KITE_RETURN_IF_ERROR(attention(l, batch, cos, sin, kv, h, branch));
+        KITE_RETURN_IF_ERROR(attention(l, batch, cos, sin, kv, buf, h, branch));
         KITE_RETURN_IF_ERROR(ops::add_rms_norm(residual, branch, layers_[l].post_attn_norm, config_.rms_norm_eps, h));
-        KITE_RETURN_IF_ERROR(mlp(l, h, branch));
+        KITE_RETURN_IF_ERROR(mlp(l, buf, h, branch));
         if (l + 1 < config_.num_layers) {
             KITE_RETURN_IF_ERROR(ops::add_rms_norm(residual, branch, layers_[l + 1].input_norm, config_.rms_norm_eps, h));
         } else {
