@@ -27,6 +27,13 @@ uint64_t fnv1a64(std::string_view s) {
         h ^= c;
         h *= 1099511628211ull;
     }
+    // FNV's high bits barely move when only the last bytes differ ("b0#7" vs "b1#7"), which
+    // clusters ring positions; a splitmix64 finalizer spreads them over the whole ring.
+    h ^= h >> 30;
+    h *= 0xbf58476d1ce4e5b9ull;
+    h ^= h >> 27;
+    h *= 0x94d049bb133111ebull;
+    h ^= h >> 31;
     return h;
 }
 
