@@ -231,8 +231,16 @@ void Router::forward(HttpRequest req, std::shared_ptr<Exchange> ex) {
             },
             [&](std::string_view piece) {
                 if (gone->load()) return false;  // closing the backend socket cancels its job
-                if (streaming) ex->write(std::string(piece));
-                else body.append(piece);
+                body.append(piece);
+                if (streaming) {
+                    // Whole server-sent events only, so a backend that dies mid-event leaves no
+                    // half event in front of the error event below.
+                    const size_t end = body.rfind("\n\n");
+                    if (end != std::string::npos) {
+                        ex->write(body.substr(0, end + 2));
+                        body.erase(0, end + 2);
+                    }
+                }
                 return true;
             },
             &head_in);
@@ -246,6 +254,7 @@ void Router::forward(HttpRequest req, std::shared_ptr<Exchange> ex) {
             continue;
         }
         if (streaming) {
+            if (s.is_ok() && !body.empty()) ex->write(std::move(body));
             if (!s.is_ok() && !gone->load()) {
                 cut_off++;
                 ex->write("data: " + json{{"error", {{"message", "backend failed mid-stream: " + s.message()},
