@@ -10,7 +10,8 @@ Status paged_attention(const Tensor& q, const Tensor& k_pool, const Tensor& v_po
                        std::span<const int32_t> query_start, std::span<const int32_t> context_lens,
                        const std::vector<std::vector<int32_t>>& block_tables, const AttentionParams& p,
                        Tensor& out) {
-    KITE_RETURN_IF_ERROR(require_one_device("paged_attention", {&q, &k_pool, &v_pool, &out}));
+    Device dev{};
+    KITE_RETURN_IF_ERROR(check_devices("paged_attention", {&q, &k_pool, &v_pool, &out}, &dev));
     KITE_RETURN_IF_ERROR(require_shape("paged_attention", "q", q, 3));
     KITE_RETURN_IF_ERROR(require_shape("paged_attention", "k_pool", k_pool, 4));
     const int64_t heads = q.dim(1), head_dim = q.dim(2);
@@ -32,13 +33,8 @@ Status paged_attention(const Tensor& q, const Tensor& k_pool, const Tensor& v_po
             if (b < 0 || b >= num_blocks) return invalid_argument("paged_attention: block id " + std::to_string(b) + " outside the pool");
         }
     }
-    if (on_cuda(q))
-        return cuda::paged_attention(q.data<float>(), k_pool.data<float>(), v_pool.data<float>(), heads, kv_heads,
-                                     head_dim, block_size, query_start, context_lens, block_tables, p,
-                                     out.data<float>());
-    cpu::paged_attention(q.data<float>(), k_pool.data<float>(), v_pool.data<float>(), heads, kv_heads, head_dim,
-                         block_size, query_start, context_lens, block_tables, p, out.data<float>());
-    return Status::ok();
+    return KITE_DISPATCH(dev, paged_attention, q.data<float>(), k_pool.data<float>(), v_pool.data<float>(), heads,
+                         kv_heads, head_dim, block_size, query_start, context_lens, block_tables, p, out.data<float>());
 }
 
 }  // namespace kite::ops
