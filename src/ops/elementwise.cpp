@@ -57,17 +57,23 @@ Status write_kv(const Tensor& k, const Tensor& v, std::span<const int64_t> slot_
     Device dev{};
     KITE_RETURN_IF_ERROR(check_devices("write_kv", {&k, &v, &k_pool, &v_pool}, &dev));
     KITE_RETURN_IF_ERROR(require_shape("write_kv", "k_pool", k_pool, 4));
-    const int64_t T = k.dim(0);
-    const int64_t row = k.numel() / (T == 0 ? 1 : T);
+    KITE_RETURN_IF_ERROR(require_shape("write_kv", "v_pool", v_pool, 4));
+    for (const Tensor* t : std::initializer_list<const Tensor*>{&k, &v, &k_pool, &v_pool})
+        KITE_RETURN_IF_ERROR(require_f32("write_kv", "every tensor", *t));
+    const int64_t T = static_cast<int64_t>(slot_mapping.size());
     const int64_t num_slots = k_pool.dim(0) * k_pool.dim(1);
-    if (static_cast<int64_t>(slot_mapping.size()) != T || v.numel() != k.numel() ||
-        k_pool.dim(2) * k_pool.dim(3) != row)
-        return invalid_argument("write_kv: k " + k.shape_string() + " does not fit the pool " + k_pool.shape_string());
+    // Rows of kv_heads x head_dim (keys) and kv_heads x v_head_dim (values), one per slot.
+    const int64_t k_row = k_pool.dim(2) * k_pool.dim(3), v_row = v_pool.dim(2) * v_pool.dim(3);
+    if (k.ndim() < 1 || k.dim(0) != T || k.numel() != T * k_row || v.numel() != T * v_row ||
+        v_pool.dim(0) * v_pool.dim(1) != num_slots)
+        return invalid_argument("write_kv: k " + k.shape_string() + " and v " + v.shape_string() + " for " +
+                                std::to_string(T) + " slots do not fit the pools " + k_pool.shape_string() + " and " +
+                                v_pool.shape_string());
     for (int64_t s : slot_mapping) {
         if (s < 0 || s >= num_slots) return invalid_argument("write_kv: slot " + std::to_string(s) + " outside the pool");
     }
-    return KITE_DISPATCH(dev, write_kv, k.data<float>(), v.data<float>(), T, row, slot_mapping, k_pool.data<float>(),
-                         v_pool.data<float>());
+    return KITE_DISPATCH(dev, write_kv, k.data<float>(), v.data<float>(), T, k_row, v_row, slot_mapping,
+                         k_pool.data<float>(), v_pool.data<float>());
 }
 
 }  // namespace kite::ops

@@ -78,18 +78,36 @@ enum class RopeLayout {
 Status rope(Tensor& x, const Tensor& cos, const Tensor& sin, int rot_dim, RopeLayout layout = RopeLayout::kHalves);
 
 // Writes new K/V rows into the paged pools at slot_mapping[t] (block * block_size + offset).
-// k, v: [T, kv_heads, head_dim]; k_pool, v_pool: [num_blocks, block_size, kv_heads, head_dim].
+// k: [T, kv_heads, head_dim], k_pool: [num_blocks, block_size, kv_heads, head_dim]; v and v_pool
+// the same with v_head_dim (equal to head_dim except in MLA-style attention).
 Status write_kv(const Tensor& k, const Tensor& v, std::span<const int64_t> slot_mapping, Tensor& k_pool,
                 Tensor& v_pool);
 
+// How a query's scores over its keys are formed, in this order (each (token, head) on its own):
+//   s_j = q.k_j * scale
+//   s_j = logit_softcap * tanh(s_j / logit_softcap)        when logit_softcap > 0 (Gemma-2)
+//   s_j += alibi_slopes[h] * (j - p)                        when alibi_slopes is not empty
+//   keys j > p, and j <= p - sliding_window when sliding_window > 0, are masked out; softmax.
+// ALiBi: transformers' Bloom adds slope * j (the key's position); j - p differs from it by a
+// constant per row, which softmax cancels, and keeps the bias small. Falcon adds the bias before
+// scaling ((q.k + slope * j) * scale): pass its slopes multiplied by scale.
 struct AttentionParams {
-    float scale = 1.0f;     // softmax(q.k * scale)
-    int sliding_window = 0; // > 0: a query at position p sees keys (p - window, p]
+    float scale = 1.0f;
+    int sliding_window = 0;      // > 0: a query at position p sees keys (p - window, p]
+    float logit_softcap = 0.0f;  // > 0: soft-cap the scaled scores (config attn_logit_softcapping)
+    std::span<const float> alibi_slopes;  // empty, or one slope per query head (host memory)
 };
 
-// Paged causal attention. q: [T, heads, head_dim]; out: [T, heads, head_dim]. Sequence s owns
-// rows [query_start[s], query_start[s+1]) whose positions are context_lens[s] - n_new .. - 1;
-// its keys live in block_tables[s]. GQA: head h reads kv head h / (heads / kv_heads).
+// ALiBi slopes for num_heads heads as transformers' build_alibi_tensor (Bloom, Falcon, MPT-style)
+// computes them: a geometric series from 2^(-8 / n) over the closest power of two n <= num_heads,
+// then every other slope of the series for 2n to fill the remaining heads.
+std::vector<float> alibi_slopes(int64_t num_heads);
+
+// Paged causal attention. q: [T, heads, head_dim]; out: [T, heads, v_head_dim]; k_pool:
+// [num_blocks, block_size, kv_heads, head_dim]; v_pool: [num_blocks, block_size, kv_heads,
+// v_head_dim] (v_head_dim may differ from head_dim, as in MLA). Sequence s owns rows
+// [query_start[s], query_start[s+1]) whose positions are context_lens[s] - n_new .. - 1; its keys
+// live in block_tables[s]. GQA: head h reads kv head h / (heads / kv_heads).
 Status paged_attention(const Tensor& q, const Tensor& k_pool, const Tensor& v_pool,
                        std::span<const int32_t> query_start, std::span<const int32_t> context_lens,
                        const std::vector<std::vector<int32_t>>& block_tables, const AttentionParams& p,

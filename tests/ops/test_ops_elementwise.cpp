@@ -154,6 +154,14 @@ TEST(OpsElementwise, WriteKvPlacesRowsAtSlotsAndAddInplaceAdds) {
     const std::vector<int64_t> outside = {0, 1, 12};
     EXPECT_FALSE(write_kv(tensor_of(k, {T, kvh, D}), tensor_of(v, {T, kvh, D}), outside, kp, vp).is_ok());
 
+    // Values narrower than keys (MLA-style pools): each pool gets its own row width.
+    Tensor vp_narrow = Tensor::zeros(DType::kF32, {blocks, bs, kvh, 3});
+    const auto vn = random_floats(T * kvh * 3, 20);
+    ASSERT_TRUE(write_kv(tensor_of(k, {T, kvh, D}), tensor_of(vn, {T, kvh, 3}), slots, kp, vp_narrow).is_ok());
+    for (int64_t t = 0; t < T; ++t)
+        EXPECT_EQ(0, std::memcmp(vp_narrow.data<float>() + slots[t] * kvh * 3, vn.data() + t * kvh * 3, kvh * 3 * sizeof(float)));
+    EXPECT_FALSE(write_kv(tensor_of(k, {T, kvh, D}), tensor_of(v, {T, kvh, D}), slots, kp, vp_narrow).is_ok());
+
     const auto a = random_floats(769, 15), b = random_floats(769, 16);
     Tensor at = tensor_of(a, {769});
     ASSERT_TRUE(add_inplace(at, tensor_of(b, {769})).is_ok());

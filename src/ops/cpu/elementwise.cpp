@@ -53,11 +53,11 @@ void rope(float* x, int64_t T, int64_t heads, int64_t head_dim, const float* cos
     }
 }
 
-void write_kv(const float* k, const float* v, int64_t T, int64_t row_elems, std::span<const int64_t> slots,
+void write_kv(const float* k, const float* v, int64_t T, int64_t k_row, int64_t v_row, std::span<const int64_t> slots,
               float* k_pool, float* v_pool) {
     for (int64_t t = 0; t < T; ++t) {
-        std::memcpy(k_pool + slots[t] * row_elems, k + t * row_elems, row_elems * sizeof(float));
-        std::memcpy(v_pool + slots[t] * row_elems, v + t * row_elems, row_elems * sizeof(float));
+        std::memcpy(k_pool + slots[t] * k_row, k + t * k_row, k_row * sizeof(float));
+        std::memcpy(v_pool + slots[t] * v_row, v + t * v_row, v_row * sizeof(float));
     }
 }
 

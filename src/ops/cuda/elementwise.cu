@@ -2,6 +2,8 @@
 // loops with no reductions, so they match the CPU reference exactly.
 #include <cuda_bf16.h>
 
+#include <algorithm>
+
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/kernels.h"
 
@@ -43,13 +45,14 @@ __global__ void rope_kernel(float* x, int64_t T, int64_t heads, int64_t head_dim
     }
 }
 
-__global__ void write_kv_kernel(const float* k, const float* v, int64_t T, int64_t row, const int64_t* slots,
-                                float* k_pool, float* v_pool) {
+// Element i of the wider of the two rows: copies key element i and value element i where each exists.
+__global__ void write_kv_kernel(const float* k, const float* v, int64_t T, int64_t k_row, int64_t v_row,
+                                const int64_t* slots, float* k_pool, float* v_pool) {
+    const int64_t row = k_row > v_row ? k_row : v_row;
     KITE_GRID_STRIDE(i, T * row) {
         const int64_t t = i / row, c = i % row;
-        const int64_t dst = slots[t] * row + c;
-        k_pool[dst] = k[i];
-        v_pool[dst] = v[i];
+        if (c < k_row) k_pool[slots[t] * k_row + c] = k[t * k_row + c];
+        if (c < v_row) v_pool[slots[t] * v_row + c] = v[t * v_row + c];
     }
 }
 
@@ -81,13 +84,14 @@ Status rope(float* x, int64_t T, int64_t heads, int64_t head_dim, const float* c
     return launch_status("rope");
 }
 
-Status write_kv(const float* k, const float* v, int64_t T, int64_t row_elems, std::span<const int64_t> slots,
+Status write_kv(const float* k, const float* v, int64_t T, int64_t k_row, int64_t v_row, std::span<const int64_t> slots,
                 float* k_pool, float* v_pool) {
-    if (T * row_elems == 0) return Status::ok();
+    const int64_t row = std::max(k_row, v_row);
+    if (T * row == 0) return Status::ok();
     void* dev_slots = nullptr;
     KITE_RETURN_IF_ERROR(upload(kScratchSlots, slots.data(), slots.size_bytes(), &dev_slots));
-    write_kv_kernel<<<grid_for(T * row_elems, kThreads), kThreads>>>(k, v, T, row_elems,
-                                                                     static_cast<const int64_t*>(dev_slots), k_pool, v_pool);
+    write_kv_kernel<<<grid_for(T * row, kThreads), kThreads>>>(k, v, T, k_row, v_row,
+                                                               static_cast<const int64_t*>(dev_slots), k_pool, v_pool);
     return launch_status("write_kv");
 }
 

@@ -34,10 +34,10 @@ Status soft_cap(float* x, int64_t n, float cap);
 Status add_inplace(float* x, const float* y, int64_t n);
 Status rope(float* x, int64_t T, int64_t heads, int64_t head_dim, const float* cos, const float* sin, int rot_dim,
             RopeLayout layout);
-Status write_kv(const float* k, const float* v, int64_t T, int64_t row_elems, std::span<const int64_t> slots,
+Status write_kv(const float* k, const float* v, int64_t T, int64_t k_row, int64_t v_row, std::span<const int64_t> slots,
                 float* k_pool, float* v_pool);
 Status paged_attention(const float* q, const float* k_pool, const float* v_pool, int64_t heads, int64_t kv_heads,
-                       int64_t head_dim, int64_t block_size, std::span<const int32_t> query_start,
+                       int64_t head_dim, int64_t v_head_dim, int64_t block_size, std::span<const int32_t> query_start,
                        std::span<const int32_t> context_lens, const std::vector<std::vector<int32_t>>& block_tables,
                        const AttentionParams& p, float* out);
 

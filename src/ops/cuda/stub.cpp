@@ -29,10 +29,10 @@ Status scale(float*, int64_t, float) { return no_cuda("scale"); }
 Status soft_cap(float*, int64_t, float) { return no_cuda("soft_cap"); }
 Status add_inplace(float*, const float*, int64_t) { return no_cuda("add"); }
 Status rope(float*, int64_t, int64_t, int64_t, const float*, const float*, int, RopeLayout) { return no_cuda("rope"); }
-Status write_kv(const float*, const float*, int64_t, int64_t, std::span<const int64_t>, float*, float*) {
+Status write_kv(const float*, const float*, int64_t, int64_t, int64_t, std::span<const int64_t>, float*, float*) {
     return no_cuda("write_kv");
 }
-Status paged_attention(const float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t,
+Status paged_attention(const float*, const float*, const float*, int64_t, int64_t, int64_t, int64_t, int64_t,
                        std::span<const int32_t>, std::span<const int32_t>, const std::vector<std::vector<int32_t>>&,
                        const AttentionParams&, float*) {
     return no_cuda("paged_attention");
