@@ -2,22 +2,9 @@
 
 #include <cmath>
 
-#include "model/blocks/pending_ops.h"
+#include "ops/ops.h"
 
 namespace kite {
-
-std::vector<float> alibi_slopes(int n) {
-    const int closest = 1 << static_cast<int>(std::floor(std::log2(n)));
-    const double base = std::pow(2.0, -std::pow(2.0, -(std::log2(closest) - 3)));
-    std::vector<float> s;
-    for (int i = 1; i <= closest; ++i) s.push_back(static_cast<float>(std::pow(base, i)));
-    if (closest != n) {
-        const double extra_base = std::pow(2.0, -std::pow(2.0, -(std::log2(2 * closest) - 3)));
-        const int extra = std::min(closest, n - closest);
-        for (int i = 0; i < extra; ++i) s.push_back(static_cast<float>(std::pow(extra_base, 1 + 2 * i)));
-    }
-    return s;
-}
 
 Result<std::unique_ptr<MixerBlock>> AttentionBlock::load(const AttentionSpec& spec, WeightLoader& loader) {
     auto b = std::make_unique<AttentionBlock>();
@@ -30,7 +17,7 @@ Result<std::unique_ptr<MixerBlock>> AttentionBlock::load(const AttentionSpec& sp
     KITE_ASSIGN_OR_RETURN(b->q_norm_, Norm::load(spec.q_norm, loader, D));
     KITE_ASSIGN_OR_RETURN(b->k_norm_, Norm::load(spec.k_norm, loader, D));
     if (spec.alibi) {
-        b->alibi_slopes_ = alibi_slopes(spec.num_heads);
+        b->alibi_slopes_ = ops::alibi_slopes(spec.num_heads);
         for (float& s : b->alibi_slopes_) s *= spec.alibi_scale;
     }
     return std::unique_ptr<MixerBlock>(std::move(b));
@@ -73,7 +60,8 @@ Status AttentionBlock::forward(int layer, const Tensor& x, StepContext& ctx, Ten
     ops::AttentionParams ap;
     ap.scale = spec_.scale > 0 ? spec_.scale : 1.0f / std::sqrt(static_cast<float>(D));
     ap.sliding_window = spec_.sliding_window;
-    if (spec_.softcap > 0 || spec_.alibi) return unimplemented("attention soft-capping / ALiBi: not in this build yet");
+    ap.logit_softcap = spec_.softcap;
+    ap.alibi_slopes = alibi_slopes_;
     KITE_RETURN_IF_ERROR(ops::paged_attention(q, ctx.kv.k(layer), ctx.kv.v(layer), batch.query_start,
                                               batch.context_lens, batch.block_tables, ap, attn));
     return o_.forward(attn.reshape({T, nh * D}), out);

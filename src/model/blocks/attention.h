@@ -36,7 +36,4 @@ private:
     std::vector<float> alibi_slopes_;  // [num_heads], alibi_scale applied
 };
 
-// ALiBi slopes of Press et al. as Bloom's build_alibi_tensor computes them (also Falcon's, MPT's).
-std::vector<float> alibi_slopes(int num_heads);
-
 }  // namespace kite

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/device.h"
-#include "model/blocks/pending_ops.h"
+#include "ops/ops.h"
 
 namespace kite {
 
