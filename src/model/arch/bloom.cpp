@@ -3,9 +3,7 @@
 // (rows [q_h | k_h | v_h] per head, reordered at load), a plain dense_h_to_4h -> gelu (tanh) ->
 // dense_4h_to_h MLP of 4 x hidden, biases everywhere, tied head, and
 // apply_residual_connection_post_layernorm (the residual stream takes the normed value).
-// GGUF "bloom": llama.cpp reorders query_key_value into [q | k | v]; it is put back per head here.
-#include <cstring>
-
+// GGUF "bloom": llama.cpp reorders query_key_value into [q | k | v]; it is put back per head on load.
 #include <nlohmann/json.hpp>
 
 #include "io/gguf.h"
@@ -104,24 +102,23 @@ Status gguf_config(const GgufFile&, nlohmann::json& cfg) {
     return Status::ok();
 }
 
-// convert_hf_to_gguf turns Bloom's per-head [q_h | k_h | v_h] rows into [q | k | v]; the
-// architecture reorders from per-head itself, so the rows go back to per head here.
-Result<Tensor> gguf_to_hf(const GgufFile& file, const nlohmann::json& cfg, const std::string& name, Tensor t) {
+}  // namespace
+
+// convert_hf_to_gguf turns the per-head [q_h | k_h | v_h] rows of Bloom's and GPT-NeoX's fused
+// query_key_value (weight and bias) into [q | k | v]; the architectures reorder from per-head
+// themselves, so the rows go back to per head here.
+Result<Tensor> gguf_qkv_to_per_head(const GgufFile& file, const nlohmann::json& cfg, const std::string& name, Tensor t) {
     if (name.find(".attn_qkv.") == std::string::npos) return t;
     const int64_t heads = cfg.value("num_attention_heads", int64_t{0}), rows = t.dim(0);
     if (heads <= 0 || rows % (3 * heads) != 0)
         return invalid_argument(file.path() + ": tensor " + name + " has " + std::to_string(rows) +
                                 " rows, not 3 x " + std::to_string(heads) + " heads");
-    const int64_t D = rows / (3 * heads), row_bytes = t.nbytes() / rows;
-    Tensor out = Tensor::zeros(t.dtype(), t.shape());
-    for (int64_t part = 0; part < 3; ++part)
-        for (int64_t h = 0; h < heads; ++h)
-            std::memcpy(out.data<uint8_t>() + ((h * 3 + part) * D) * row_bytes,
-                        t.data<uint8_t>() + ((part * heads + h) * D) * row_bytes, D * row_bytes);
-    return out;
+    return permute_rows(t, inverse_order(qkv_order_per_head(static_cast<int>(heads), static_cast<int>(rows / (3 * heads)))));
 }
 
-const GgufArch kGguf{"bloom", kGlobals, "transformer.h.", kLayer, &gguf_config, &gguf_to_hf};
+namespace {
+
+const GgufArch kGguf{"bloom", kGlobals, "transformer.h.", kLayer, &gguf_config, &gguf_qkv_to_per_head};
 
 }  // namespace
 

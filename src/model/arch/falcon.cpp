@@ -8,7 +8,7 @@
 // LayerNorms with bias, linears with bias per `bias`, dense_h_to_4h -> activation (default gelu)
 // -> dense_4h_to_h (ffn_hidden_size, default 4 x hidden), rotary over the whole head, or ALiBi
 // when `alibi` (then no rotary), tied head by default.
-// GGUF "falcon": llama.cpp stores query_key_value as attn_qkv in HF order.
+// GGUF "falcon": llama.cpp regroups query_key_value into [q | k | v] (attn_qkv); put back on load.
 #include <cmath>
 
 #include <nlohmann/json.hpp>
@@ -138,11 +138,13 @@ constexpr GgufArch::NamePair kLayer[] = {
     {"mlp.dense_4h_to_h.weight", "ffn_down.weight"},
 };
 
-// llama.cpp's falcon graph: parallel attention, attn_norm_2 present = the 40B layout.
+// llama.cpp's falcon graph: parallel attention; one K/V head = the 7B layout, else the grouped
+// (new_decoder_architecture) one, with ln_attn + ln_mlp when attn_norm_2 is stored.
 Status gguf_config(const GgufFile& f, nlohmann::json& cfg) {
     const bool two_norms = f.find_tensor("blk.0.attn_norm_2.weight") != nullptr;
     const int64_t heads = cfg.value("num_attention_heads", int64_t{1}), kv = cfg.value("num_key_value_heads", heads);
-    cfg["new_decoder_architecture"] = two_norms || (kv != 1 && kv != heads);
+    cfg["new_decoder_architecture"] = two_norms || kv != 1;
+    cfg["num_ln_in_parallel_attn"] = two_norms ? 2 : 1;
     cfg["multi_query"] = kv == 1;
     cfg["num_kv_heads"] = kv;
     cfg["parallel_attn"] = true;
@@ -152,7 +154,19 @@ Status gguf_config(const GgufFile& f, nlohmann::json& cfg) {
     return Status::ok();
 }
 
-const GgufArch kGguf{"falcon", kGlobals, "transformer.h.", kLayer, &gguf_config, nullptr};
+// The converter regroups query_key_value into [q | k | v] (jploski's layout); back to kv groups here.
+Result<Tensor> gguf_to_hf(const GgufFile& file, const nlohmann::json& cfg, const std::string& name, Tensor t) {
+    if (name.find(".attn_qkv.") == std::string::npos || !cfg.value("new_decoder_architecture", false)) return t;
+    const int64_t heads = cfg.value("num_attention_heads", int64_t{1}), kv = cfg.value("num_kv_heads", int64_t{1});
+    const int64_t rows = t.dim(0);
+    if (kv <= 0 || heads % kv != 0 || rows % (heads + 2 * kv) != 0)
+        return invalid_argument(file.path() + ": tensor " + name + " has " + std::to_string(rows) + " rows, not (" +
+                                std::to_string(heads) + " + 2 x " + std::to_string(kv) + ") heads");
+    const int D = static_cast<int>(rows / (heads + 2 * kv));
+    return permute_rows(t, inverse_order(qkv_order_per_group(static_cast<int>(kv), static_cast<int>(heads / kv), D)));
+}
+
+const GgufArch kGguf{"falcon", kGlobals, "transformer.h.", kLayer, &gguf_config, &gguf_to_hf};
 
 }  // namespace
 

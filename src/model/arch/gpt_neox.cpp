@@ -3,7 +3,7 @@
 // (rotary_pct, default 0.25; base rotary_emb_base), a plain dense_h_to_4h -> act -> dense_4h_to_h MLP,
 // parallel residual (x + attn(ln1(x)) + mlp(ln2(x))) or sequential (use_parallel_residual false),
 // an untied head (embed_out in older checkpoints, lm_head in newer ones).
-// GGUF "gptneox": llama.cpp keeps HF's fused per-head layout in attn_qkv.
+// GGUF "gptneox": llama.cpp reorders attn_qkv into [q | k | v] (as for Bloom); put back per head on load.
 #include <nlohmann/json.hpp>
 
 #include "io/gguf.h"
@@ -12,6 +12,9 @@
 #include "model/registry.h"
 
 namespace kite {
+
+Result<Tensor> gguf_qkv_to_per_head(const GgufFile& file, const nlohmann::json& cfg, const std::string& name,
+                                    Tensor t);  // arch/bloom.cpp
 
 namespace {
 
@@ -92,7 +95,7 @@ Status gguf_config(const GgufFile& f, nlohmann::json& cfg) {
     return Status::ok();
 }
 
-const GgufArch kGguf{"gptneox", kGlobals, "gpt_neox.layers.", kLayer, &gguf_config, nullptr};
+const GgufArch kGguf{"gptneox", kGlobals, "gpt_neox.layers.", kLayer, &gguf_config, &gguf_qkv_to_per_head};
 
 }  // namespace
 
