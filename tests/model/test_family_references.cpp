@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 
 #include "io/safetensors.h"
@@ -26,11 +27,11 @@ std::vector<int32_t> ids_of(const Tensor& t) {
     return v;
 }
 
-class Family : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(Family, LogitsAndGreedyMatchTransformers) {
-    const std::string dir = kFamilies + GetParam();
-    auto model = load_model(dir);
+// Runs `model_path` over the 4 reference prompts of family `name`: logits at every position within
+// 1e-4 of the largest reference logit, 24 greedy ids exact.
+void check_against_reference(const std::string& name, const std::string& model_path) {
+    const std::string dir = kFamilies + name;
+    auto model = load_model(model_path);
     ASSERT_TRUE(model.ok()) << model.status().message();
     auto ref = SafetensorsFile::open(dir + "/reference.safetensors");
     ASSERT_TRUE(ref.ok()) << ref.status().message();
@@ -59,7 +60,7 @@ TEST_P(Family, LogitsAndGreedyMatchTransformers) {
                 largest = std::max<double>(largest, std::abs(want[v]));
                 diff = std::max<double>(diff, std::abs((*rows)[t][v] - want[v]));
             }
-            EXPECT_LT(diff, 1e-4 * std::max(largest, 1.0)) << GetParam() << " prompt " << p << " position " << t;
+            EXPECT_LT(diff, 1e-4 * std::max(largest, 1.0)) << name << " prompt " << p << " position " << t;
             worst = std::max(worst, diff / std::max(largest, 1.0));
         }
         std::vector<int32_t> got;
@@ -70,9 +71,22 @@ TEST_P(Family, LogitsAndGreedyMatchTransformers) {
             ASSERT_TRUE(step.ok()) << step.status().message();
             next = argmax((*step)[0]);
         }
-        EXPECT_EQ(got, greedy) << GetParam() << " prompt " << p;
+        EXPECT_EQ(got, greedy) << name << " prompt " << p;
     }
-    std::printf("%s: max |logit diff| / max |logit| = %.3g\n", GetParam().c_str(), worst);
+    std::printf("%s: max |logit diff| / max |logit| = %.3g\n", model_path.c_str(), worst);
+}
+
+class Family : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Family, LogitsAndGreedyMatchTransformers) { check_against_reference(GetParam(), kFamilies + GetParam()); }
+
+// The same checkpoints as GGUF files, written by tests/py/test_gguf_families.py with the gguf
+// package (llama.cpp's tensor names and converter layouts) into KITE_GGUF_FAMILIES_DIR; that
+// script runs this test. Without the variable there is nothing to check.
+TEST_P(Family, GgufMatchesTransformers) {
+    const char* dir = std::getenv("KITE_GGUF_FAMILIES_DIR");
+    if (dir == nullptr) GTEST_SKIP() << "run through tests/py/test_gguf_families.py";
+    check_against_reference(GetParam(), std::string(dir) + "/" + GetParam() + ".gguf");
 }
 
 TEST_P(Family, RaggedBatchesAndChunksGiveIdenticalLogits) {

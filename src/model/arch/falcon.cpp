@@ -128,10 +128,10 @@ constexpr GgufArch::NamePair kGlobals[] = {
 constexpr GgufArch::NamePair kLayer[] = {
     {"input_layernorm.weight", "attn_norm.weight"},
     {"input_layernorm.bias", "attn_norm.bias"},
-    {"ln_attn.weight", "attn_norm.weight"},
-    {"ln_attn.bias", "attn_norm.bias"},
-    {"ln_mlp.weight", "attn_norm_2.weight"},
-    {"ln_mlp.bias", "attn_norm_2.bias"},
+    {"ln_attn.weight", "attn_norm_2.weight"},  // llama.cpp: attn_norm_2 feeds attention in Falcon-40B
+    {"ln_attn.bias", "attn_norm_2.bias"},
+    {"ln_mlp.weight", "attn_norm.weight"},       // and attn_norm the MLP
+    {"ln_mlp.bias", "attn_norm.bias"},
     {"self_attention.query_key_value.weight", "attn_qkv.weight"},
     {"self_attention.dense.weight", "attn_output.weight"},
     {"mlp.dense_h_to_4h.weight", "ffn_up.weight"},

@@ -74,7 +74,22 @@ Status gguf_config(const GgufFile& f, nlohmann::json& cfg) {
         KITE_ASSIGN_OR_RETURN(double base, f.get_float("gemma3.rope.freq_base_swa"));
         cfg["rope_local_base_freq"] = base;
     }
-    if (!cfg.contains("rope_theta") || !f.has("gemma3.rope.freq_base")) cfg["rope_theta"] = 1000000.0;
+    if (!f.has("gemma3.rope.freq_base")) cfg["rope_theta"] = 1000000.0;
+    // Which layers slide: llama.cpp's sliding_window_pattern, an int n (as Gemma 3's config) or
+    // one bool per layer; absent: n = 6.
+    if (f.has("gemma3.attention.sliding_window_pattern")) {
+        const nlohmann::json& p = f.metadata_json()["gemma3.attention.sliding_window_pattern"];
+        if (p.is_number_integer()) {
+            cfg["sliding_window_pattern"] = p;
+        } else if (p.is_array()) {
+            nlohmann::json types = nlohmann::json::array();
+            for (const auto& b : p) types.push_back((b.is_boolean() ? b.get<bool>() : b.get<int64_t>() != 0)
+                                                        ? "sliding_attention" : "full_attention");
+            cfg["layer_types"] = types;
+        } else {
+            return invalid_argument(f.path() + ": gemma3.attention.sliding_window_pattern must be an integer or a list of bools");
+        }
+    }
     return Status::ok();
 }
 

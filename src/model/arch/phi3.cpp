@@ -70,10 +70,6 @@ Status gguf_config(const GgufFile& f, nlohmann::json& cfg) {
     // llama.cpp stores longrope factors as tensors (rope_factors_long/short); kite reads none of them yet.
     if (f.find_tensor("rope_factors_long.weight") != nullptr)
         return unimplemented(f.path() + ": Phi-3 longrope factors in GGUF (rope_factors_long.weight) are not supported yet");
-    if (f.has("phi3.attention.sliding_window")) {
-        KITE_ASSIGN_OR_RETURN(int64_t w, f.get_int("phi3.attention.sliding_window"));
-        cfg["sliding_window"] = w;
-    }
     return Status::ok();
 }
 
