@@ -5,13 +5,8 @@
 
 #include <math.h>
 
+#include "ops/host_device.h"
 #include "ops/ops.h"
-
-#if defined(__CUDACC__)
-#define KITE_HOST_DEVICE __host__ __device__
-#else
-#define KITE_HOST_DEVICE
-#endif
 
 namespace kite::ops {
 

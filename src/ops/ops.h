@@ -89,13 +89,16 @@ Status write_kv(const Tensor& k, const Tensor& v, std::span<const int64_t> slot_
 //   s_j += alibi_slopes[h] * (j - p)                        when alibi_slopes is not empty
 //   keys j > p, and j <= p - sliding_window when sliding_window > 0, are masked out; softmax.
 // ALiBi: transformers' Bloom adds slope * j (the key's position); j - p differs from it by a
-// constant per row, which softmax cancels, and keeps the bias small. Falcon adds the bias before
-// scaling ((q.k + slope * j) * scale): pass its slopes multiplied by scale.
+// constant per row, which softmax cancels, and keeps the bias small. transformers' Falcon instead
+// rounds the slope and then slope * j to bf16 and adds that before scaling, which is not a
+// constant shift: alibi_falcon_bf16 selects that form, s_j = (q.k_j + bf16(bf16(slope) * j)) * scale
+// (soft-capping, if any, after it).
 struct AttentionParams {
     float scale = 1.0f;
     int sliding_window = 0;      // > 0: a query at position p sees keys (p - window, p]
     float logit_softcap = 0.0f;  // > 0: soft-cap the scaled scores (config attn_logit_softcapping)
     std::span<const float> alibi_slopes;  // empty, or one slope per query head (host memory)
+    bool alibi_falcon_bf16 = false;       // Falcon's ALiBi form (above); needs alibi_slopes
 };
 
 // ALiBi slopes for num_heads heads as transformers' build_alibi_tensor (Bloom, Falcon, MPT-style)

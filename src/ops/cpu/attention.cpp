@@ -1,7 +1,8 @@
 // Paged causal attention on the CPU. Each (query token, head) is computed on its own: scores over
 // its visible keys read through the block table (an 8-lane FMA dot product in a fixed order), a
 // softmax with a vectorised exp, then the probability-weighted sum of values in key order (8 dims
-// per vector lane). Nothing depends on how tokens were batched or chunked, or on the thread count.
+// per vector lane). Soft-capping and ALiBi (ops/attention_math.h) adjust each score before the
+// softmax. Nothing depends on how tokens were batched or chunked, or on the thread count.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "ops/attention_math.h"
 #include "ops/cpu/kernels.h"
 
 namespace kite::ops::cpu {
@@ -110,17 +112,10 @@ struct Geometry {
     int64_t heads, group, head_dim, v_head_dim, block_size, k_stride, v_stride;  // strides: floats per slot
 };
 
-// What turns a scaled dot product into a logit besides the mask (AttentionParams).
-struct ScoreMods {
-    float softcap = 0.0f;  // > 0: s = softcap * tanh(s / softcap)
-    float slope = 0.0f;    // ALiBi: s += slope * (j - pos)
-    bool alibi = false;
-};
-
 // One (token, head): keys [first, pos] of a sequence whose block table is `table`. Every
 // reduction below runs in an order fixed by (first, pos, head_dim, v_head_dim) alone.
 void attend_one(const float* qv, const float* k_pool, const float* v_pool, const Geometry& g, int64_t kvh,
-                const int32_t* table, int64_t first, int64_t pos, float scale, const ScoreMods& mods,
+                const int32_t* table, int64_t first, int64_t pos, const ScoreMods& mods,
                 std::vector<float>& scores, std::vector<const float*>& krows, std::vector<const float*>& vrows,
                 float* o) {
     const int64_t D = g.head_dim, Dv = g.v_head_dim, n = pos - first + 1;
@@ -139,6 +134,7 @@ void attend_one(const float* qv, const float* k_pool, const float* v_pool, const
         }
     }
     // Scores: 8 keys at a time where possible (same bits as one key at a time, see dot8).
+    const float scale = mods.qk_scale;
     const __m256 vscale = _mm256_set1_ps(scale);
     __m256 vmax = _mm256_set1_ps(-INFINITY);
     int64_t j = 0;
@@ -153,14 +149,11 @@ void attend_one(const float* qv, const float* k_pool, const float* v_pool, const
         scores[j] = s;
         mx = std::max(mx, s);
     }
-    if (mods.softcap > 0.0f || mods.alibi) {  // per score, then the max again
+    if (mods.any()) {  // soft-cap / ALiBi per score, then the max again
         mx = -INFINITY;
         for (int64_t j = 0; j < n; ++j) {
-            float s = scores[j];
-            if (mods.softcap > 0.0f) s = mods.softcap * std::tanh(s / mods.softcap);
-            if (mods.alibi) s += mods.slope * static_cast<float>(first + j - pos);
-            scores[j] = s;
-            mx = std::max(mx, s);
+            scores[j] = modify_score(scores[j], mods, first + j, pos);
+            mx = std::max(mx, scores[j]);
         }
     }
     // Probabilities 8 keys at a time; their sum in 8 lanes (key j in lane j % 8), then hsum.
@@ -225,12 +218,8 @@ void paged_attention(const float* q, const float* k_pool, const float* v_pool, i
             const int32_t n_new = query_start[s + 1] - query_start[s];
             const int64_t pos = context_lens[s] - n_new + (t - query_start[s]);
             const int64_t first = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
-            ScoreMods mods;
-            mods.softcap = p.logit_softcap;
-            mods.alibi = !p.alibi_slopes.empty();
-            mods.slope = mods.alibi ? p.alibi_slopes[h] : 0.0f;
             attend_one(q + item * head_dim, k_pool, v_pool, g, h / g.group, block_tables[s].data(), first, pos,
-                       p.scale, mods, scores, krows, vrows, out + item * v_head_dim);
+                       score_mods(p, h), scores, krows, vrows, out + item * v_head_dim);
         }
     });
 }
