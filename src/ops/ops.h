@@ -23,7 +23,7 @@ Status linear(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out)
 Status embedding(const Tensor& table, std::span<const int32_t> ids, Tensor& out);
 
 // out[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * (weight_offset + w).  x, out: [rows, n] (may
-// alias); w: [n]. weight_offset 1 gives Gemma's RMSNorm, whose weights are stored as w - 1.
+// alias); w: [n]. weight_offset 1 gives Gemma's RMSNorm, which scales by (1 + w).
 Status rms_norm(const Tensor& x, const Tensor& w, float eps, Tensor& out, float weight_offset = 0.0f);
 
 // residual += x; then out = rms_norm(residual). The fused pre-norm step of every decoder block.
