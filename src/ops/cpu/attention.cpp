@@ -11,6 +11,7 @@
 
 #include "core/parallel.h"
 #include "ops/attention_math.h"
+#include "ops/cpu/avx_math.h"
 #include "ops/cpu/kernels.h"
 
 namespace kite::ops::cpu {
@@ -19,10 +20,6 @@ namespace {
 
 // Multiply-adds below which a chunk of (token, head) items is not worth a thread hand-off.
 constexpr int64_t kMinMacsPerChunk = 64 * 1024;
-
-inline __m256i lane_mask(int64_t n) {  // first n (<= 8) lanes on
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -39,28 +36,6 @@ inline float dot(const float* a, const float* b, int64_t n, __m256i tail) {
     for (; d + 8 <= n; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), acc);
     if (d < n) acc = _mm256_fmadd_ps(_mm256_maskload_ps(a + d, tail), _mm256_maskload_ps(b + d, tail), acc);
     return hsum(acc);
-}
-
-// e^x for x <= 0 (softmax arguments), 8 lanes: x = n ln2 + r, e^r by a degree-6 Taylor-like
-// polynomial on |r| <= ln2/2, then scaled by 2^n. Within 2 ulp of expf; below -87 it gives 0.
-inline __m256 exp_neg(__m256 x) {
-    const __m256 lo = _mm256_set1_ps(-87.0f);
-    const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    x = _mm256_max_ps(x, lo);
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);  // ln2 split in two for exactness
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
-    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-    return _mm256_andnot_ps(under, y);
 }
 
 // o[d .. d + 8V) = inv * sum_j p[j] * v_j[d .. d + 8V), j = 0 .. n-1 in order.
