@@ -1,5 +1,7 @@
 // How an attention score becomes a logit beyond q.k (AttentionParams): soft-capping and the two
-// ALiBi forms. Shared by the CPU and CUDA kernels so both apply the same formula in the same order.
+// ALiBi forms, as scalar code compiled for the host and the GPU. The CUDA kernels apply it as
+// written; the CPU kernel does for Falcon's form and computes the others 8 scores at a time in the
+// same order (ops/cpu/attention.cpp).
 #pragma once
 
 #include <math.h>

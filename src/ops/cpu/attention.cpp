@@ -124,12 +124,28 @@ void attend_one(const float* qv, const float* k_pool, const float* v_pool, const
         scores[j] = s;
         mx = std::max(mx, s);
     }
-    if (mods.any()) {  // soft-cap / ALiBi per score, then the max again
+    if (mods.falcon) {  // Falcon's ALiBi (bf16 rounding): the scalar form, then the max again
         mx = -INFINITY;
         for (int64_t j = 0; j < n; ++j) {
             scores[j] = modify_score(scores[j], mods, first + j, pos);
             mx = std::max(mx, scores[j]);
         }
+    } else if (mods.any()) {  // soft-cap, then ALiBi's slope * (key - query), 8 scores at a time
+        const __m256 vcap = _mm256_set1_ps(mods.softcap), vslope = _mm256_set1_ps(mods.slope);
+        const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        __m256 vmx = _mm256_set1_ps(-INFINITY);
+        for (int64_t j = 0; j < n; j += 8) {
+            __m256 s = _mm256_loadu_ps(scores.data() + j);
+            if (mods.softcap > 0.0f) s = soft_cap8(s, vcap);
+            if (mods.alibi) {
+                const __m256i rel = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(first + j - pos)), lanes);
+                s = _mm256_fmadd_ps(vslope, _mm256_cvtepi32_ps(rel), s);
+            }
+            _mm256_storeu_ps(scores.data() + j, s);
+            vmx = _mm256_max_ps(vmx, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), s,
+                                                      _mm256_castsi256_ps(lane_mask(std::min<int64_t>(8, n - j)))));
+        }
+        mx = hmax(vmx);
     }
     // Probabilities 8 keys at a time; their sum in 8 lanes (key j in lane j % 8), then hsum.
     const __m256 vmx = _mm256_set1_ps(mx);

@@ -1,5 +1,5 @@
 // AVX2 building blocks shared by the CPU kernels: lane masks for row tails and a vectorised e^x
-// for non-positive arguments, with the activations built on it (sigmoid-based, erfc-based).
+// for non-positive arguments, with the activations built on it (sigmoid-based, erfc-based) and tanh.
 // Every function computes a lane from that lane's input alone, so a value's bits do not depend on
 // where in a row or chunk it sits.
 #pragma once
@@ -73,5 +73,26 @@ inline __m256 gelu_erf8(__m256 x) {
     const __m256 lo = _mm256_mul_ps(x, half_erfc);
     return _mm256_blendv_ps(lo, _mm256_sub_ps(x, lo), _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GE_OQ));
 }
+
+// tanh(y): an odd Taylor polynomial to y^9 below |y| = 1/4 (truncation under 3e-11), above it
+// (1 - e) / (1 + e) with e = e^-2|y| (no cancellation worse than a factor 2.6), sign restored.
+inline __m256 tanh8(__m256 y) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 a = _mm256_andnot_ps(sign, y);
+    const __m256 y2 = _mm256_mul_ps(y, y);
+    __m256 p = _mm256_set1_ps(-1382.0f / 155925.0f);
+    p = _mm256_fmadd_ps(p, y2, _mm256_set1_ps(62.0f / 2835.0f));
+    p = _mm256_fmadd_ps(p, y2, _mm256_set1_ps(-17.0f / 315.0f));
+    p = _mm256_fmadd_ps(p, y2, _mm256_set1_ps(2.0f / 15.0f));
+    p = _mm256_fmadd_ps(p, y2, _mm256_set1_ps(-1.0f / 3.0f));
+    const __m256 small = _mm256_fmadd_ps(_mm256_mul_ps(y, y2), p, y);
+    const __m256 e = exp_neg(_mm256_mul_ps(_mm256_set1_ps(-2.0f), a));
+    const __m256 one = _mm256_set1_ps(1.0f);
+    const __m256 big = _mm256_or_ps(_mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e)), _mm256_and_ps(sign, y));
+    return _mm256_blendv_ps(big, small, _mm256_cmp_ps(a, _mm256_set1_ps(0.25f), _CMP_LT_OQ));
+}
+
+// cap * tanh(x / cap) for 8 lanes (Gemma-2's soft-capping; the division as the scalar form has it).
+inline __m256 soft_cap8(__m256 x, __m256 cap) { return _mm256_mul_ps(cap, tanh8(_mm256_div_ps(x, cap))); }
 
 }  // namespace kite::ops::cpu

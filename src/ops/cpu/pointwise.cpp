@@ -95,8 +95,14 @@ void scale(float* x, int64_t n, float s) {
 }
 
 void soft_cap(float* x, int64_t n, float cap) {
+    const __m256 vcap = _mm256_set1_ps(cap);
     for_each_chunk(n, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) x[i] = soft_cap_value(x[i], cap);
+        int64_t i = b;
+        for (; i + 8 <= e; i += 8) _mm256_storeu_ps(x + i, soft_cap8(_mm256_loadu_ps(x + i), vcap));
+        if (i < e) {
+            const __m256i m = lane_mask(e - i);
+            _mm256_maskstore_ps(x + i, m, soft_cap8(_mm256_maskload_ps(x + i, m), vcap));
+        }
     });
 }
 
