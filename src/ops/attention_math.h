@@ -37,14 +37,17 @@ struct ScoreMods {
     float softcap = 0.0f;   // > 0: s = softcap * tanh(s / softcap)
     float slope = 0.0f;     // this head's ALiBi slope (bf16-rounded already in Falcon's form)
     bool alibi = false;     // s += slope * (j - pos), after soft-capping
-    bool falcon = false;    // s = (s + bf16(slope * j)) * scale, before soft-capping
+    bool falcon = false;    // b = bf16(slope * j); s = (s + b) * scale + b * scale, before soft-capping
     float scale = 1.0f;     // Falcon's form: AttentionParams::scale
     KITE_HOST_DEVICE bool any() const { return softcap > 0.0f || alibi || falcon; }
 };
 
 // Score of key j (position in the sequence) for the query at position pos.
 KITE_HOST_DEVICE inline float modify_score(float s, const ScoreMods& m, int64_t j, int64_t pos) {
-    if (m.falcon) s = (s + round_bf16(m.slope * static_cast<float>(j))) * m.scale;
+    if (m.falcon) {  // inside the scores, then again through transformers' causal mask (b / sqrt(d))
+        const float b = round_bf16(m.slope * static_cast<float>(j));
+        s = (s + b) * m.scale + b * m.scale;
+    }
     if (m.softcap > 0.0f) s = m.softcap * tanhf(s / m.softcap);
     if (m.alibi) s += m.slope * static_cast<float>(j - pos);
     return s;

@@ -90,9 +90,11 @@ Status write_kv(const Tensor& k, const Tensor& v, std::span<const int64_t> slot_
 //   keys j > p, and j <= p - sliding_window when sliding_window > 0, are masked out; softmax.
 // ALiBi: transformers' Bloom adds slope * j (the key's position); j - p differs from it by a
 // constant per row, which softmax cancels, and keeps the bias small. transformers' Falcon instead
-// rounds the slope and then slope * j to bf16 and adds that before scaling, which is not a
-// constant shift: alibi_falcon_bf16 selects that form, s_j = (q.k_j + bf16(bf16(slope) * j)) * scale
-// (soft-capping, if any, after it).
+// rounds the slope and then slope * j to bf16 (b_j = bf16(bf16(slope) * j)), adds b_j to the
+// scores before scaling, and adds b_j / sqrt(head_dim) once more through its causal mask; rounding
+// makes that no constant shift. alibi_falcon_bf16 selects this form:
+//   s_j = (q.k_j + b_j) * scale + b_j * scale   (scale = 1/sqrt(head_dim) for Falcon)
+// with soft-capping, if any, after it.
 struct AttentionParams {
     float scale = 1.0f;
     int sliding_window = 0;      // > 0: a query at position p sees keys (p - window, p]
@@ -101,7 +103,7 @@ struct AttentionParams {
     bool alibi_falcon_bf16 = false;       // Falcon's ALiBi form (above); needs alibi_slopes
 };
 
-// ALiBi slopes for num_heads heads as transformers' build_alibi_tensor (Bloom, Falcon, MPT-style)
+// ALiBi slopes for num_heads heads as transformers' build_alibi_tensor (Bloom, Falcon)
 // computes them: a geometric series from 2^(-8 / n) over the closest power of two n <= num_heads,
 // then every other slope of the series for 2n to fill the remaining heads.
 std::vector<float> alibi_slopes(int64_t num_heads);

@@ -107,8 +107,9 @@ struct Fixture {
         for (int64_t j = first; j <= pos; ++j) {
             double d = 0.0;
             for (int64_t e = 0; e < c.head_dim; ++e) d += double(qv[e]) * row(k_pool, j, c.head_dim)[e];
-            if (c.falcon) d += to_bf16(to_bf16(slopes[h]) * float(j));  // Falcon: bf16 bias before scaling
-            d /= std::sqrt(double(c.head_dim));
+            // Falcon: bf16 bias inside the scores and again through the causal mask, both scaled.
+            const double b = c.falcon ? to_bf16(to_bf16(slopes[h]) * float(j)) : 0.0;
+            d = (d + b) / std::sqrt(double(c.head_dim)) + b / std::sqrt(double(c.head_dim));
             if (c.softcap > 0) d = c.softcap * std::tanh(d / c.softcap);
             if (c.alibi && !c.falcon) d += double(slopes[h]) * double(j);
             sc.push_back(d);
