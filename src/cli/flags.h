@@ -20,6 +20,8 @@ public:
     void add(const std::string& name, const std::string& value_name, const std::string& help,
              const std::string& env = "", bool repeated = false);
     void add_switch(const std::string& name, const std::string& help, const std::string& env = "");
+    // Flags declared after this print under their own heading in --help.
+    void section(const std::string& title);
 
     // Returns false after printing help (--help) ; errors as Status.
     Result<bool> parse(int argc, char** argv);
@@ -41,6 +43,9 @@ private:
     std::string command_, usage_;
     std::vector<std::string> order_;
     std::map<std::string, Spec> specs_;
+    std::map<std::string, std::string> sections_;  // first flag of a section -> its title
+    std::string pending_section_;
+    void take_section(const std::string& name);
     std::map<std::string, std::vector<std::string>> values_;
 };
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/mapped_file.h"
+#include "model/gguf_tokenizer.h"
 #include "model/registry.h"
 #include "model/weight_source.h"
 
@@ -58,6 +59,11 @@ KvCacheShape Model::kv_shape(int num_blocks, int block_size) const {
 }
 
 Result<std::unique_ptr<Model>> load_model(const std::string& path, const LoadOptions& options) {
+    KITE_ASSIGN_OR_RETURN(Checkpoint c, load_checkpoint(path, options, /*load_tokenizer=*/false));
+    return std::move(c.model);
+}
+
+Result<Checkpoint> load_checkpoint(const std::string& path, const LoadOptions& options, bool load_tokenizer) {
     KITE_ASSIGN_OR_RETURN(auto source, open_source(path, options.dummy_weights));
     KITE_ASSIGN_OR_RETURN(ModelConfig config, parse_model_config(source->config_json(), config_name(path)));
     const ArchEntry* arch = find_architecture(config.architecture);
@@ -65,11 +71,18 @@ Result<std::unique_ptr<Model>> load_model(const std::string& path, const LoadOpt
         return unimplemented(config_name(path) + ": architecture " + config.architecture +
                              " is not supported (supported: " + supported_architectures() + ")");
     if (arch->adjust != nullptr) KITE_RETURN_IF_ERROR(arch->adjust(config, source->config_json()));
-    if (config.eos_token_ids.empty()) {
-        auto gen = parse_generation_config(source->generation_config_json(), path);
-        if (gen.ok()) config.eos_token_ids = gen->eos_token_ids;
+    Checkpoint c;
+    auto gen = parse_generation_config(source->generation_config_json(), path);
+    if (gen.ok()) c.defaults = *gen;
+    if (config.eos_token_ids.empty()) config.eos_token_ids = c.defaults.eos_token_ids;
+    if (load_tokenizer) {
+        // A GGUF file's tokenizer comes from the metadata already read; a folder's from its files.
+        auto tok = source->gguf_file() ? tokenizer_from_gguf(*source->gguf_file()) : load_model_tokenizer(path);
+        if (tok.ok()) c.tokenizer = *tok;
+        else c.tokenizer_error = tok.status().message();
     }
-    return arch->make(config, *source, options);
+    KITE_ASSIGN_OR_RETURN(c.model, arch->make(config, *source, options));
+    return c;
 }
 
 GenerationDefaults load_generation_defaults(const std::string& path) {
