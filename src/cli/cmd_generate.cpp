@@ -48,7 +48,7 @@ void declare(Flags& f) {
     f.add_switch("keep-special-tokens", "keep special tokens (e.g. <s>) in the text");
     f.add_switch("json", "print one JSON line {output_ids, text, finish_reason} instead of streaming text");
     f.add("requests", "FILE", "batch mode: JSON lines of requests (see kite generate --requests x --help)");
-    declare_load_flags(f);  // last: its --help section runs to the end
+    declare_engine_flags(f);  // last: its --help section runs to the end
 }
 
 Result<std::vector<int32_t>> parse_ids(const std::string& s) {
@@ -164,6 +164,8 @@ int cmd_generate(int argc, char** argv) {
     if (f.has("prompt") == f.has("prompt-ids"))
         return fail("generate", invalid_argument("give exactly one of --prompt TEXT or --prompt-ids 1,2,3"));
     if (f.get_switch("chat") && !f.has("prompt")) return fail("generate", invalid_argument("--chat needs --prompt TEXT"));
+    auto config = engine_config_from_flags(f);
+    if (!config.ok()) return fail("generate", config.status());
     auto lo = load_options_from_flags(f);
     if (!lo.ok()) return fail("generate", lo.status());
     auto session = open_model_session(*f.get("model"), f.get_or("tokenizer", ""), *lo);
@@ -173,13 +175,15 @@ int cmd_generate(int argc, char** argv) {
     auto request = build_request(f, *session, std::move(*ids));
     if (!request.ok()) return fail("generate", request.status());
 
-    EngineConfig ec;
-    ec.block_size = 16;
+    // One request: unless the engine flags say otherwise, KV blocks for exactly its context and a
+    // step as long as its prompt.
     const int64_t total = static_cast<int64_t>(request->prompt_ids.size()) + request->max_new_tokens;
     const int max_len = session->model->config().max_position_embeddings;
-    ec.num_kv_blocks = static_cast<int>((std::min<int64_t>(total, max_len) + ec.block_size - 1) / ec.block_size) + 1;
-    ec.max_num_batched_tokens = std::max(2048, static_cast<int>(request->prompt_ids.size()));
-    auto engine = Engine::create(session->model, session->tokenizer, ec);
+    if (config->num_kv_blocks == 0 && config->kv_cache_mem_mb == 0 && config->kv_cache_mem_fraction == 0)
+        config->num_kv_blocks = static_cast<int>((std::min<int64_t>(total, max_len) + config->block_size - 1) / config->block_size) + 1;
+    if (!f.has("max-num-batched-tokens"))
+        config->max_num_batched_tokens = std::max(config->max_num_batched_tokens, static_cast<int>(request->prompt_ids.size()));
+    auto engine = Engine::create(session->model, session->tokenizer, *config);
     if (!engine.ok()) return fail("generate", engine.status());
 
     OutputQueue queue;
