@@ -85,11 +85,4 @@ Result<Checkpoint> load_checkpoint(const std::string& path, const LoadOptions& o
     return c;
 }
 
-GenerationDefaults load_generation_defaults(const std::string& path) {
-    auto source = open_source(path);
-    if (!source.ok()) return {};
-    auto gen = parse_generation_config((*source)->generation_config_json(), path);
-    return gen.ok() ? *gen : GenerationDefaults{};
-}
-
 }  // namespace kite

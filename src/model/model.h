@@ -45,9 +45,6 @@ struct LoadOptions {
 
 // A model folder (config.json + *.safetensors) or a .gguf file.
 Result<std::unique_ptr<Model>> load_model(const std::string& path, const LoadOptions& options = {});
-// Generation defaults beside the model (generation_config.json, GGUF metadata); empty if none.
-GenerationDefaults load_generation_defaults(const std::string& path);
-
 // Everything a checkpoint holds, from one opening of its path: the model, its generation defaults
 // and its tokenizer (from the GGUF metadata, or the folder's tokenizer.json).
 struct Checkpoint {
