@@ -88,16 +88,25 @@ Result<EngineConfig> engine_config_from_flags(const Flags& f, EngineConfig c) {
     c.max_num_batched_tokens = static_cast<int>(tokens);
     KITE_ASSIGN_OR_RETURN(int64_t block, f.get_int("block-size", c.block_size, 1, 4096));
     c.block_size = static_cast<int>(block);
-    // 0 (an environment default left empty in a deployment) means "not given".
+    // 0 (an environment default left empty in a deployment) means "not given". Two sizes on the
+    // command line are an error; a size on the command line beats one from the environment.
     KITE_ASSIGN_OR_RETURN(int64_t mb, f.get_int("kv-cache-mem-mb", 0, 0, int64_t(1) << 30));
     KITE_ASSIGN_OR_RETURN(int64_t blocks, f.get_int("num-kv-blocks", 0, 0, 1 << 30));
     KITE_ASSIGN_OR_RETURN(double fraction, f.get_double("kv-cache-mem-fraction", 0.0, 1e-6, 1.0));
-    if (int(mb > 0) + int(blocks > 0) + int(fraction > 0) > 1)
+    const bool cli_mb = f.given("kv-cache-mem-mb"), cli_blocks = f.given("num-kv-blocks"),
+               cli_fraction = f.given("kv-cache-mem-fraction");
+    if (int(cli_mb) + int(cli_blocks) + int(cli_fraction) > 1)
         return invalid_argument("give at most one of --kv-cache-mem-mb, --num-kv-blocks and --kv-cache-mem-fraction");
-    // The flag given wins over a default of the others (EngineConfig reads blocks, then MiB, then fraction).
-    if (mb > 0) c.kv_cache_mem_mb = mb, c.num_kv_blocks = 0, c.kv_cache_mem_fraction = 0;
+    if (cli_mb || cli_blocks || cli_fraction) {
+        if (!cli_mb) mb = 0;
+        if (!cli_blocks) blocks = 0;
+        if (!cli_fraction) fraction = 0;
+    }
+    // The size given wins over a default of the others; among environment variables, blocks, then
+    // MiB, then the fraction (EngineConfig's order).
     if (blocks > 0) c.num_kv_blocks = static_cast<int>(blocks), c.kv_cache_mem_mb = 0, c.kv_cache_mem_fraction = 0;
-    if (fraction > 0) c.kv_cache_mem_fraction = fraction, c.num_kv_blocks = 0, c.kv_cache_mem_mb = 0;
+    else if (mb > 0) c.kv_cache_mem_mb = mb, c.num_kv_blocks = 0, c.kv_cache_mem_fraction = 0;
+    else if (fraction > 0) c.kv_cache_mem_fraction = fraction, c.num_kv_blocks = 0, c.kv_cache_mem_mb = 0;
     KITE_ASSIGN_OR_RETURN(c.gpu_memory_utilization,
                           f.get_double("gpu-memory-utilization", c.gpu_memory_utilization, 1e-6, 1.0));
     if (auto p = f.get("policy")) {

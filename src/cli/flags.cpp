@@ -76,7 +76,10 @@ Result<bool> Flags::parse(int argc, char** argv) {
     }
     for (const auto& [name, spec] : specs_) {
         if (values_.count(name) || spec.env.empty()) continue;
-        if (const char* e = std::getenv(spec.env.c_str()); e != nullptr && *e) values_[name] = {e};
+        if (const char* e = std::getenv(spec.env.c_str()); e != nullptr && *e) {
+            values_[name] = {e};
+            from_env_.insert(name);
+        }
     }
     return true;
 }

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,8 @@ public:
     std::string help() const;
 
     bool has(const std::string& name) const;
+    // Given on the command line (not only through its environment variable).
+    bool given(const std::string& name) const { return has(name) && from_env_.count(name) == 0; }
     std::optional<std::string> get(const std::string& name) const;
     std::vector<std::string> get_all(const std::string& name) const;
     std::string get_or(const std::string& name, const std::string& fallback) const;
@@ -47,6 +50,7 @@ private:
     std::string pending_section_;
     void take_section(const std::string& name);
     std::map<std::string, std::vector<std::string>> values_;
+    std::set<std::string> from_env_;
 };
 
 // Prints "kite <command>: <message>" on stderr and returns exit code 1.

@@ -68,7 +68,9 @@ def test_rtp_llm_spellings_and_environment(tmp_path):
     assert base.returncode == 0, base.stderr
     for flags, env in ((["--max-seq-len", "64", "--reuse-cache", "0"], None),
                        (["--kv-cache-mem-fraction", "0.01"], None),
-                       ([], {"MAX_SEQ_LEN": "64", "REUSE_CACHE": "off", "SEQ_SIZE_PER_BLOCK": "8"})):
+                       ([], {"MAX_SEQ_LEN": "64", "REUSE_CACHE": "off", "SEQ_SIZE_PER_BLOCK": "8"}),
+                       # A size on the command line beats another one from the environment.
+                       (["--num-kv-blocks", "64"], {"KV_CACHE_MEM_MB": "1"})):
         p = run_batch(tmp_path, *flags, env=env)
         assert p.returncode == 0, p.stderr
         assert json.loads(p.stdout)["output_ids"] == json.loads(base.stdout)["output_ids"]
