@@ -8,6 +8,7 @@
 #include "model/blocks/decoder.h"
 #include "model/registry.h"
 #include "model/weight_source.h"
+#include "ops/ops.h"
 
 namespace kite {
 
@@ -72,6 +73,11 @@ Result<std::unique_ptr<Model>> load_model(const std::string& path, const LoadOpt
         return unimplemented(src + ": architecture " + name + " is not supported (supported: " +
                              supported_architectures() + ")");
     KITE_ASSIGN_OR_RETURN(DecoderSpec spec, arch->describe(j, src));
+    for (const LayerSpec& layer : spec.layers) {  // an unknown activation names the config, not a layer
+        if (layer.make_ffn) continue;
+        auto act = ops::activation_from_name(layer.mlp.act);
+        if (!act.ok()) return Status(act.status().code(), src + ": " + act.status().message());
+    }
     spec.config.architecture = name;
     if (spec.config.model_type.empty()) spec.config.model_type = arch->model_type;
     if (spec.config.eos_token_ids.empty()) {
