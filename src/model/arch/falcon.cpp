@@ -133,9 +133,13 @@ constexpr GgufArch::NamePair kLayer[] = {
     {"ln_mlp.weight", "attn_norm.weight"},       // and attn_norm the MLP
     {"ln_mlp.bias", "attn_norm.bias"},
     {"self_attention.query_key_value.weight", "attn_qkv.weight"},
+    {"self_attention.query_key_value.bias", "attn_qkv.bias"},
     {"self_attention.dense.weight", "attn_output.weight"},
+    {"self_attention.dense.bias", "attn_output.bias"},
     {"mlp.dense_h_to_4h.weight", "ffn_up.weight"},
+    {"mlp.dense_h_to_4h.bias", "ffn_up.bias"},
     {"mlp.dense_4h_to_h.weight", "ffn_down.weight"},
+    {"mlp.dense_4h_to_h.bias", "ffn_down.bias"},
 };
 
 // llama.cpp's falcon graph: parallel attention; one K/V head = the 7B layout, else the grouped
@@ -148,7 +152,7 @@ Status gguf_config(const GgufFile& f, nlohmann::json& cfg) {
     cfg["multi_query"] = kv == 1;
     cfg["num_kv_heads"] = kv;
     cfg["parallel_attn"] = true;
-    cfg["bias"] = false;
+    cfg["bias"] = f.find_tensor("blk.0.attn_qkv.bias") != nullptr;
     if (cfg.contains("layer_norm_eps")) cfg["layer_norm_epsilon"] = cfg["layer_norm_eps"];
     if (cfg.contains("intermediate_size")) cfg["ffn_hidden_size"] = cfg["intermediate_size"];
     return Status::ok();
