@@ -13,7 +13,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/dtype.h"
 #include "io/gguf.h"
 #include "model/config_fields.h"
 #include "model/registry.h"
@@ -79,13 +78,9 @@ Result<DecoderSpec> describe(const nlohmann::json& j, const std::string& src) {
         r.max_position_embeddings = c.max_position_embeddings;
         d.rope.push_back(r);
     }
-    // transformers' eager attention adds Falcon's ALiBi twice: once inside the scores before the
-    // 1/sqrt(d) scale, once more through the mask (also divided by sqrt(d)); its slopes are bf16.
-    std::vector<float> slopes;
-    if (alibi) {
-        slopes = ops::alibi_slopes(c.num_heads);
-        for (float& s : slopes) s = 2.0f * bf16_to_f32(f32_to_bf16(s)) / std::sqrt(static_cast<float>(c.head_dim));
-    }
+    // transformers' eager attention adds Falcon's ALiBi (bf16 slope x position, rounded to bf16)
+    // twice: inside the scores before the 1/sqrt(d) scale and once more through the causal mask.
+    const std::vector<float> slopes = alibi ? ops::alibi_slopes(c.num_heads) : std::vector<float>{};
     const int64_t H = c.hidden_size, I = c.intermediate_size, D = c.head_dim;
     for (int l = 0; l < c.num_layers; ++l) {
         const std::string p = "transformer.h." + std::to_string(l) + ".";
@@ -109,6 +104,7 @@ Result<DecoderSpec> describe(const nlohmann::json& j, const std::string& src) {
         a.o = LinearSpec::of({p + "self_attention.dense"}, {H}, H, bias);
         a.rope = alibi ? -1 : 0;
         a.alibi_slopes = slopes;
+        a.alibi_falcon_bf16 = alibi;
         L.mlp.gated = false;
         L.mlp.act = c.hidden_act;
         L.mlp.up = LinearSpec::of({p + "mlp.dense_h_to_4h"}, {I}, H, bias);
