@@ -1,0 +1,33 @@
+// ops::moe_experts: validation and dispatch (ops/cpu/moe_experts.cpp, ops/cuda/moe.cu).
+#include "ops/cpu/moe_kernels.h"
+#include "ops/cuda/moe_kernels.h"
+#include "ops/dispatch.h"
+#include "ops/moe.h"
+
+namespace kite::ops {
+
+Status moe_experts(const Tensor& x, const Routing& r, const ExpertWeights& w, Tensor& out) {
+    KITE_RETURN_IF_ERROR(require_one_device("moe_experts", {&x, &w.gate_up, &w.down, &out}));
+    KITE_RETURN_IF_ERROR(require_f32("moe_experts", "x", x));
+    KITE_RETURN_IF_ERROR(require_f32("moe_experts", "out", out));
+    if (w.gate_up.ndim() != 3 || w.down.ndim() != 3)
+        return invalid_argument("moe_experts: gate_up must be [experts, 2 * intermediate, hidden] and down [experts, "
+                                "hidden, intermediate], got " + w.gate_up.shape_string() + " and " + w.down.shape_string());
+    const int64_t E = w.num_local(), H = w.hidden(), I = w.intermediate();
+    if (w.gate_up.dim(1) != 2 * I || w.down.dim(0) != E || w.down.dim(1) != H)
+        return invalid_argument("moe_experts: gate_up " + w.gate_up.shape_string() + " and down " +
+                                w.down.shape_string() + " do not agree");
+    if (x.ndim() != 2 || x.dim(1) != H || out.ndim() != 2 || out.dim(0) != x.dim(0) || out.dim(1) != H)
+        return invalid_argument("moe_experts: x " + x.shape_string() + " and out " + out.shape_string() +
+                                " must both be [tokens, " + std::to_string(H) + "]");
+    const int64_t T = x.dim(0);
+    if (r.num_tokens != T || r.top_k <= 0 || static_cast<int64_t>(r.expert.size()) != T * r.top_k ||
+        r.weight.size() != r.expert.size())
+        return invalid_argument("moe_experts: routing is for " + std::to_string(r.num_tokens) + " tokens, x has " +
+                                std::to_string(T));
+    if (on_cuda(x)) return cuda::moe_experts(x.data<float>(), T, r, w, out.data<float>());
+    cpu::moe_experts(x.data<float>(), T, r, w, out.data<float>());
+    return Status::ok();
+}
+
+}  // namespace kite::ops
