@@ -30,4 +30,20 @@ Status moe_experts(const Tensor& x, const Routing& r, const ExpertWeights& w, Te
     return Status::ok();
 }
 
+Status add_shared_expert(Tensor& out, const Tensor& y, const Tensor* gate_logits) {
+    KITE_RETURN_IF_ERROR(require_one_device("add_shared_expert", {&out, &y, gate_logits}));
+    KITE_RETURN_IF_ERROR(require_f32("add_shared_expert", "out", out));
+    KITE_RETURN_IF_ERROR(require_f32("add_shared_expert", "y", y));
+    if (out.ndim() != 2 || y.shape() != out.shape())
+        return invalid_argument("add_shared_expert: out " + out.shape_string() + " and y " + y.shape_string() +
+                                " must be the same [tokens, hidden]");
+    const int64_t T = out.dim(0), H = out.dim(1);
+    if (gate_logits != nullptr && (gate_logits->dtype() != DType::kF32 || gate_logits->numel() != T))
+        return invalid_argument("add_shared_expert: gate logits must be f32 [" + std::to_string(T) + ", 1]");
+    const float* g = gate_logits ? gate_logits->data<float>() : nullptr;
+    if (on_cuda(out)) return cuda::add_shared_expert(out.data<float>(), y.data<float>(), g, T, H);
+    cpu::add_shared_expert(out.data<float>(), y.data<float>(), g, T, H);
+    return Status::ok();
+}
+
 }  // namespace kite::ops

@@ -67,4 +67,9 @@ struct ExpertWeights {
 // on one device; `routing` is on the host.
 Status moe_experts(const Tensor& x, const Routing& routing, const ExpertWeights& w, Tensor& out);
 
+// out[t] += g_t * y[t], g_t = sigmoid(gate_logits[t]) or 1 without gate_logits: a shared expert's
+// output y joining the routed sum (Qwen2-MoE gates it by sigmoid(x . w_gate), DeepSeek does not).
+// out, y: [T, H] f32; gate_logits: [T, 1] f32; one device.
+Status add_shared_expert(Tensor& out, const Tensor& y, const Tensor* gate_logits);
+
 }  // namespace kite::ops

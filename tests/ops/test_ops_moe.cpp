@@ -274,5 +274,17 @@ TEST(MoeExperts, ShapeMismatchesAreErrors) {
     EXPECT_FALSE(moe_experts(tensor_of(random_floats(2 * 16, 44), {2, 16}), r, f.weights(0, 2), out).is_ok());
 }
 
+TEST(MoeSharedExpert, AddsSigmoidGatedOrPlainRows) {
+    Tensor out = tensor_of({1, 2, 3, 4}, {2, 2});
+    const Tensor y = tensor_of({10, 20, 30, 40}, {2, 2});
+    const Tensor gate = tensor_of({0.0f, std::log(3.0f)}, {2, 1});  // sigmoid: 0.5, 0.75
+    ASSERT_TRUE(add_shared_expert(out, y, &gate).is_ok());
+    EXPECT_EQ(values_of(out), (std::vector<float>{6, 12, 25.5f, 34}));
+    ASSERT_TRUE(add_shared_expert(out, y, nullptr).is_ok());
+    EXPECT_EQ(values_of(out), (std::vector<float>{16, 32, 55.5f, 74}));
+    const Tensor bad = tensor_of({1, 2, 3}, {3, 1});
+    EXPECT_FALSE(add_shared_expert(out, y, &bad).is_ok());
+}
+
 }  // namespace
 }  // namespace kite::ops

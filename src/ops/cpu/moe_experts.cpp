@@ -4,6 +4,7 @@
 // batch-invariant GEMM (ops/cpu/gemm.cpp), land in a per-(token, choice) slot, and each token then
 // sums its slots in ascending expert id: a token's bits do not depend on who else chose its experts.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <vector>
 
@@ -67,6 +68,13 @@ void moe_experts(const float* x, int64_t T, const Routing& r, const ExpertWeight
             }
         }
     });
+}
+
+void add_shared_expert(float* out, const float* y, const float* gate_logits, int64_t T, int64_t H) {
+    for (int64_t t = 0; t < T; ++t) {
+        const float g = gate_logits ? 1.0f / (1.0f + std::exp(-gate_logits[t])) : 1.0f;
+        for (int64_t h = 0; h < H; ++h) out[t * H + h] += g * y[t * H + h];
+    }
 }
 
 }  // namespace kite::ops::cpu

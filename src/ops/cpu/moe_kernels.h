@@ -13,6 +13,7 @@ namespace kite::ops::cpu {
 
 // out [T, H] = routed experts of each token (ops::moe_experts).
 void moe_experts(const float* x, int64_t T, const Routing& r, const ExpertWeights& w, float* out);
+void add_shared_expert(float* out, const float* y, const float* gate_logits, int64_t T, int64_t H);
 
 // MLA kernels (ops/mla.h).
 void mla_write_latent(const float* kv_a, int64_t T, const MlaDims& d, const float* norm_w, float eps, const float* cos,

@@ -125,6 +125,13 @@ __global__ void unpermute(const float* yp, const int32_t* row, const float* weig
     }
 }
 
+__global__ void add_gated(float* out, const float* y, const float* gate, int64_t T, int64_t H) {
+    for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < T * H; i += int64_t(gridDim.x) * blockDim.x) {
+        const float g = gate ? 1.0f / (1.0f + expf(-gate[i / H])) : 1.0f;
+        out[i] += g * y[i];
+    }
+}
+
 template <typename W>
 Status run_gemm(const float* A, const Tensor& w, const int4* tiles, int num_tiles, int64_t N, int64_t K, float* C,
                 const char* what) {
@@ -194,6 +201,12 @@ Status moe_experts(const float* x, int64_t T, const Routing& r, const ExpertWeig
     }
     unpermute<<<grid_for(T * H, 256), 256>>>(static_cast<float*>(yp), d_row, d_weight, T, k, H, out);
     return launch_status("moe_experts (unpermute)");
+}
+
+Status add_shared_expert(float* out, const float* y, const float* gate_logits, int64_t T, int64_t H) {
+    if (T * H == 0) return Status::ok();
+    add_gated<<<grid_for(T * H, 256), 256>>>(out, y, gate_logits, T, H);
+    return launch_status("add_shared_expert");
 }
 
 }  // namespace kite::ops::cuda
