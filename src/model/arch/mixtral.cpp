@@ -1,0 +1,47 @@
+// MixtralForCausalLM: the Llama layout (GQA, rotary, optional sliding window on every layer) with
+// each MLP replaced by num_local_experts SwiGLU experts of intermediate_size, softmax router, top
+// num_experts_per_tok, chosen weights always renormalised (transformers' MixtralTopKRouter).
+#include <nlohmann/json.hpp>
+
+#include "model/blocks/llama_layout.h"
+#include "model/blocks/moe.h"
+#include "model/config_fields.h"
+#include "model/registry.h"
+
+namespace kite {
+
+namespace {
+
+Result<DecoderSpec> describe(const nlohmann::json& j, const std::string& src) {
+    KITE_ASSIGN_OR_RETURN(ModelConfig c, parse_model_config(j, src));
+    int num_experts = 8, top_k = 2;  // transformers' defaults
+    KITE_RETURN_IF_ERROR(config::read_int(j, {"num_local_experts"}, src, num_experts, false, 1));
+    KITE_RETURN_IF_ERROR(config::read_int(j, {"num_experts_per_tok"}, src, top_k, false, 1));
+    if (top_k > num_experts)
+        return invalid_argument(src + ": num_experts_per_tok = " + std::to_string(top_k) + " exceeds num_local_experts = " +
+                                std::to_string(num_experts));
+    DecoderSpec d = llama_layout(c);
+    for (int l = 0; l < c.num_layers; ++l) {
+        const std::string p = layer_prefix(l);
+        d.layers[l].attn.sliding_window = c.sliding_window;
+        MoeSpec m;
+        m.hidden = c.hidden_size;
+        m.expert_intermediate = c.intermediate_size;
+        m.router.num_experts = num_experts;
+        m.router.top_k = top_k;
+        m.router.renormalize = true;
+        m.router_weight = {p + "mlp.gate.weight", p + "block_sparse_moe.gate.weight"};
+        m.experts.prefixes = {p + "mlp.experts.", p + "block_sparse_moe.experts."};
+        m.experts.gate = "w1.weight";
+        m.experts.up = "w3.weight";
+        m.experts.down = "w2.weight";
+        d.layers[l].make_ffn = [m](WeightLoader& w) { return MoeBlock::load(m, w); };
+    }
+    return d;
+}
+
+}  // namespace
+
+extern const ArchDef kMixtralArch{"MixtralForCausalLM", "mixtral", &describe, nullptr};
+
+}  // namespace kite
