@@ -7,6 +7,12 @@ namespace kite::ops {
 
 namespace {
 
+// The MLA kernels exist on the CPU only so far.
+Status require_cpu(const char* op, const Tensor& t) {
+    if (t.device() != Device::kCpu) return unimplemented(std::string(op) + ": no CUDA kernel yet (CPU only)");
+    return Status::ok();
+}
+
 Status check_dims(const char* op, const MlaDims& d) {
     if (d.heads <= 0 || d.latent <= 0 || d.rope <= 0 || d.rope % 2 != 0 || d.nope < 0 || d.v <= 0)
         return invalid_argument(std::string(op) + ": heads, kv_lora_rank, v_head_dim must be positive and "

@@ -7,7 +7,8 @@
 namespace kite::ops {
 
 Status moe_experts(const Tensor& x, const Routing& r, const ExpertWeights& w, Tensor& out) {
-    KITE_RETURN_IF_ERROR(require_one_device("moe_experts", {&x, &w.gate_up, &w.down, &out}));
+    Device dev{};
+    KITE_RETURN_IF_ERROR(check_devices("moe_experts", {&x, &w.gate_up, &w.down, &out}, &dev));
     KITE_RETURN_IF_ERROR(require_f32("moe_experts", "x", x));
     KITE_RETURN_IF_ERROR(require_f32("moe_experts", "out", out));
     if (w.gate_up.ndim() != 3 || w.down.ndim() != 3)
@@ -25,13 +26,12 @@ Status moe_experts(const Tensor& x, const Routing& r, const ExpertWeights& w, Te
         r.weight.size() != r.expert.size())
         return invalid_argument("moe_experts: routing is for " + std::to_string(r.num_tokens) + " tokens, x has " +
                                 std::to_string(T));
-    if (on_cuda(x)) return cuda::moe_experts(x.data<float>(), T, r, w, out.data<float>());
-    cpu::moe_experts(x.data<float>(), T, r, w, out.data<float>());
-    return Status::ok();
+    return KITE_DISPATCH(dev, moe_experts, x.data<float>(), T, r, w, out.data<float>());
 }
 
 Status add_shared_expert(Tensor& out, const Tensor& y, const Tensor* gate_logits) {
-    KITE_RETURN_IF_ERROR(require_one_device("add_shared_expert", {&out, &y, gate_logits}));
+    Device dev{};
+    KITE_RETURN_IF_ERROR(check_devices("add_shared_expert", {&out, &y, gate_logits}, &dev));
     KITE_RETURN_IF_ERROR(require_f32("add_shared_expert", "out", out));
     KITE_RETURN_IF_ERROR(require_f32("add_shared_expert", "y", y));
     if (out.ndim() != 2 || y.shape() != out.shape())
@@ -41,9 +41,7 @@ Status add_shared_expert(Tensor& out, const Tensor& y, const Tensor* gate_logits
     if (gate_logits != nullptr && (gate_logits->dtype() != DType::kF32 || gate_logits->numel() != T))
         return invalid_argument("add_shared_expert: gate logits must be f32 [" + std::to_string(T) + ", 1]");
     const float* g = gate_logits ? gate_logits->data<float>() : nullptr;
-    if (on_cuda(out)) return cuda::add_shared_expert(out.data<float>(), y.data<float>(), g, T, H);
-    cpu::add_shared_expert(out.data<float>(), y.data<float>(), g, T, H);
-    return Status::ok();
+    return KITE_DISPATCH(dev, add_shared_expert, out.data<float>(), y.data<float>(), g, T, H);
 }
 
 }  // namespace kite::ops

@@ -14,6 +14,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "ops/ops.h"
 
 namespace kite::ops {
 
@@ -51,12 +52,13 @@ struct Routing {
 Status route(const Tensor& logits, const Tensor* bias, const RouterParams& p, Routing& out);
 
 // The routed experts of one layer as the ops see them: experts [first_expert, first_expert + E) of
-// the model, each a SwiGLU MLP. gate_up: [E, 2I, H] (gate rows, then up rows); down: [E, H, I].
+// the model, each a gated MLP (SwiGLU with silu). gate_up: [E, 2I, H] (gate rows, then up rows); down: [E, H, I].
 // f32 on the CPU (or GGUF blocks, one expert's rows after another); f32 or bf16 on the GPU.
 struct ExpertWeights {
     Tensor gate_up;
     Tensor down;
     int first_expert = 0;
+    Activation act = Activation::kSilu;  // act(gate) * up (hidden_act)
     int64_t num_local() const { return gate_up.defined() ? gate_up.dim(0) : 0; }
     int64_t hidden() const { return gate_up.dim(2); }
     int64_t intermediate() const { return down.dim(2); }

@@ -15,6 +15,11 @@ namespace kite::ops {
 
 namespace {
 
+Status require_cpu(const char* op, const Tensor& t) {
+    if (t.device() != Device::kCpu) return invalid_argument(std::string(op) + ": tensors must be on the host");
+    return Status::ok();
+}
+
 Status check_params(const RouterParams& p) {
     if (p.num_experts <= 0) return invalid_argument("route: num_experts must be positive");
     if (p.top_k <= 0 || p.top_k > p.num_experts)

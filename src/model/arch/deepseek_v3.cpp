@@ -131,6 +131,7 @@ Result<DecoderSpec> describe(const nlohmann::json& j, const std::string& src, bo
         if (l < f.first_dense) continue;  // llama_layout's dense MLP (model.layers.N.mlp.*_proj)
         MoeSpec m;
         m.hidden = c.hidden_size;
+        m.act = c.hidden_act;
         m.expert_intermediate = f.moe_intermediate;
         m.router = router;
         m.router_weight = {p + "mlp.gate.weight"};

@@ -26,6 +26,7 @@ Result<DecoderSpec> describe(const nlohmann::json& j, const std::string& src) {
         d.layers[l].attn.sliding_window = c.sliding_window;
         MoeSpec m;
         m.hidden = c.hidden_size;
+        m.act = c.hidden_act;
         m.expert_intermediate = c.intermediate_size;
         m.router.num_experts = num_experts;
         m.router.top_k = top_k;

@@ -45,6 +45,7 @@ void add_moe_layers(const ModelConfig& c, const QwenMoeFields& f, bool shared, D
         const std::string p = layer_prefix(l) + "mlp.";
         MoeSpec m;
         m.hidden = c.hidden_size;
+        m.act = c.hidden_act;
         m.expert_intermediate = f.moe_intermediate;
         m.router.num_experts = f.num_experts;
         m.router.top_k = f.top_k;

@@ -14,12 +14,13 @@ void put_expert(Tensor& stacked, int64_t e, const Tensor& m) {
 }  // namespace
 
 Result<ExpertSet> ExpertSet::load(const ExpertNames& names, int num_experts, int first, int count, int64_t H,
-                                  int64_t I, WeightLoader& loader) {
+                                  int64_t I, ops::Activation act, WeightLoader& loader) {
     if (first < 0 || count <= 0 || first + count > num_experts)
         return invalid_argument("experts [" + std::to_string(first) + ", " + std::to_string(first + count) +
                                 ") are not within the layer's " + std::to_string(num_experts));
     ExpertSet s;
     s.w_.first_expert = first;
+    s.w_.act = act;
     // Stacked (transformers 5): take the rows of the experts held.
     for (const std::string& p : names.prefixes) {
         if (!loader.has(p + "gate_up_proj")) continue;

@@ -31,7 +31,7 @@ class ExpertSet {
 public:
     // Experts [first, first + count) of num_experts, hidden H, intermediate I.
     static Result<ExpertSet> load(const ExpertNames& names, int num_experts, int first, int count, int64_t H,
-                                  int64_t I, WeightLoader& loader);
+                                  int64_t I, ops::Activation act, WeightLoader& loader);
     bool holds(int expert) const { return expert >= w_.first_expert && expert < w_.first_expert + w_.num_local(); }
     const ops::ExpertWeights& weights() const { return w_; }
     void tensors(std::vector<Tensor*>& out) {

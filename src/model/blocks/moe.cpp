@@ -21,8 +21,9 @@ Result<std::unique_ptr<FeedForwardBlock>> MoeBlock::load(const MoeSpec& spec, We
         KITE_ASSIGN_OR_RETURN(b->bias_, loader.vector_f32({spec.correction_bias}, {E}));
     }
     const int count = spec.expert_count > 0 ? spec.expert_count : E;
+    KITE_ASSIGN_OR_RETURN(ops::Activation act, ops::activation_from_name(spec.act));
     KITE_ASSIGN_OR_RETURN(b->experts_, ExpertSet::load(spec.experts, E, spec.first_expert, count, H,
-                                                       spec.expert_intermediate, loader));
+                                                       spec.expert_intermediate, act, loader));
     b->dispatch_ = std::make_unique<LocalExpertDispatch>();
     if (!spec.shared.up.weights.empty()) {
         KITE_ASSIGN_OR_RETURN(b->shared_, MlpBlock::load(spec.shared, loader));

@@ -22,6 +22,7 @@ struct MoeSpec {
     std::vector<std::string> router_weight;   // [num_experts, hidden]; alternatives, first present wins
     std::string correction_bias;              // DeepSeek-V3's e_score_correction_bias [num_experts]; empty: none
     ExpertNames experts;
+    std::string act = "silu";                 // hidden_act of the experts (act(gate) * up)
     MlpSpec shared;                           // shared expert(s); shared.up.weights empty: none
     std::string shared_gate;                  // Qwen2-MoE's shared_expert_gate [1, hidden]; empty: ungated
     // The experts this process holds (expert parallelism); count 0 = all of them.

@@ -46,7 +46,7 @@ void mla_write_latent(const float* kv_a, int64_t T, const MlaDims& d, const floa
     const int64_t row = d.row(), half = d.rope / 2;
     for (int64_t t = 0; t < T; ++t) {
         float* dst = pool + slots[t] * row;
-        rms_norm(kv_a + t * row, norm_w, 1, d.latent, eps, dst);
+        rms_norm(kv_a + t * row, norm_w, 1, d.latent, eps, 0.0f, dst);
         std::memcpy(dst + d.latent, kv_a + t * row + d.latent, d.rope * sizeof(float));
         rope_halves(dst + d.latent, half, cos + t * half, sin + t * half);
     }

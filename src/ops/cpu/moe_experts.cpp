@@ -51,7 +51,7 @@ void moe_experts(const float* x, int64_t T, const Routing& r, const ExpertWeight
         ye.resize(n * H);
         for (int64_t i = 0; i < n; ++i) std::memcpy(&xe[i * H], x + (slots[e][i] / k) * H, H * sizeof(float));
         expert_matmul(xe.data(), n, H, w.gate_up, e, 2 * I, gu.data());
-        silu_mul(gu.data(), n, I, act.data());
+        act_mul(gu.data(), n, I, w.act, act.data());
         expert_matmul(act.data(), n, I, w.down, e, H, ye.data());
         for (int64_t i = 0; i < n; ++i) std::memcpy(&y[slots[e][i] * H], &ye[i * H], H * sizeof(float));
     }

@@ -2,7 +2,7 @@
 // token) and a tile schedule (expert, first row, last row) of up to kTileM rows each; then
 //   1. gather:   xp[m] = x[token(m)]
 //   2. grouped GEMM over every tile of every expert at once: gu[m] = xp[m] W_gate_up[e(m)]^T
-//   3. SwiGLU:   act[m] = silu(gu[m, :I]) * gu[m, I:]
+//   3. gate:     act[m] = act(gu[m, :I]) * gu[m, I:]  (silu: SwiGLU)
 //   4. grouped GEMM: yp[m] = act[m] W_down[e(m)]^T
 //   5. un-permute: out[t] = sum_j w[t, j] yp[row(t, j)], j in ascending expert id
 // Each output element of the GEMMs is one thread's sequential sum over k in tile order, whatever
@@ -195,7 +195,7 @@ Status moe_experts(const float* x, int64_t T, const Routing& r, const ExpertWeig
         const int nt = static_cast<int>(tiles.size());
         KITE_RETURN_IF_ERROR(gemm(static_cast<float*>(xp), w.gate_up, d_tiles, nt, 2 * I, H, static_cast<float*>(gu),
                                   "moe_experts (gate_up)"));
-        KITE_RETURN_IF_ERROR(silu_mul(static_cast<float*>(gu), M, I, static_cast<float*>(act)));
+        KITE_RETURN_IF_ERROR(act_mul(static_cast<float*>(gu), M, I, w.act, static_cast<float*>(act)));
         KITE_RETURN_IF_ERROR(gemm(static_cast<float*>(act), w.down, d_tiles, nt, H, I, static_cast<float*>(yp),
                                   "moe_experts (down)"));
     }
