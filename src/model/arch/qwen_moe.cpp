@@ -4,9 +4,12 @@
 // top num_experts_per_tok, renormalised only with norm_topk_prob. Qwen2-MoE adds a shared expert
 // (shared_expert_intermediate_size) scaled by sigmoid(shared_expert_gate(x)).
 #include <algorithm>
+#include <iterator>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "io/gguf.h"
 #include "model/blocks/llama_layout.h"
 #include "model/blocks/moe.h"
 #include "model/config_fields.h"
@@ -104,9 +107,47 @@ Result<DecoderSpec> describe_qwen3_moe(const nlohmann::json& j, const std::strin
     return d;
 }
 
+// llama.cpp's qwen3moe: the Llama/Qwen3 tensor names plus the router and the experts stacked by
+// kind (ffn_gate_exps [E, I, H], ffn_up_exps, ffn_down_exps [E, H, I]); Q/K are stored unpermuted.
+const std::vector<GgufArch::NamePair> kQwen3MoeGgufLayer = [] {
+    std::vector<GgufArch::NamePair> v(std::begin(kLlamaGgufLayer), std::end(kLlamaGgufLayer));
+    v.push_back({"mlp.gate.weight", "ffn_gate_inp.weight"});
+    v.push_back({"mlp.experts.gate_proj", "ffn_gate_exps.weight"});
+    v.push_back({"mlp.experts.up_proj", "ffn_up_exps.weight"});
+    v.push_back({"mlp.experts.down_proj", "ffn_down_exps.weight"});
+    return v;
+}();
+
+Status copy_gguf_int(const GgufFile& f, const std::string& key, nlohmann::json& cfg, const char* field) {
+    if (!f.has(key)) return Status::ok();
+    KITE_ASSIGN_OR_RETURN(int64_t v, f.get_int(key));
+    cfg[field] = v;
+    return Status::ok();
+}
+
+Status qwen3moe_gguf_config(const GgufFile& f, nlohmann::json& cfg) {
+    KITE_RETURN_IF_ERROR(copy_gguf_int(f, "qwen3moe.expert_count", cfg, "num_experts"));
+    KITE_RETURN_IF_ERROR(copy_gguf_int(f, "qwen3moe.expert_used_count", cfg, "num_experts_per_tok"));
+    KITE_RETURN_IF_ERROR(copy_gguf_int(f, "qwen3moe.expert_feed_forward_length", cfg, "moe_intermediate_size"));
+    if (!cfg.contains("num_experts") || !cfg.contains("num_experts_per_tok") || !cfg.contains("moe_intermediate_size"))
+        return invalid_argument(f.path() + ": qwen3moe GGUF needs qwen3moe.expert_count, expert_used_count and "
+                                           "expert_feed_forward_length");
+    // llama.cpp renormalises the chosen experts' weights for qwen3moe (Qwen3-MoE's norm_topk_prob).
+    bool norm = true;
+    if (f.has("qwen3moe.expert_weights_norm")) {
+        KITE_ASSIGN_OR_RETURN(norm, f.get_bool("qwen3moe.expert_weights_norm"));
+    }
+    cfg["norm_topk_prob"] = norm;
+    if (f.find_tensor("blk.0.attn_q.bias") != nullptr) cfg["attention_bias"] = true;
+    return Status::ok();
+}
+
+const GgufArch kQwen3MoeGguf{"qwen3moe", kLlamaGgufGlobals, "model.layers.", kQwen3MoeGgufLayer, &qwen3moe_gguf_config,
+                             nullptr};
+
 }  // namespace
 
 extern const ArchDef kQwen2MoeArch{"Qwen2MoeForCausalLM", "qwen2_moe", &describe_qwen2_moe, nullptr};
-extern const ArchDef kQwen3MoeArch{"Qwen3MoeForCausalLM", "qwen3_moe", &describe_qwen3_moe, nullptr};
+extern const ArchDef kQwen3MoeArch{"Qwen3MoeForCausalLM", "qwen3_moe", &describe_qwen3_moe, &kQwen3MoeGguf};
 
 }  // namespace kite

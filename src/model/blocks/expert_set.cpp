@@ -35,6 +35,24 @@ Result<ExpertSet> ExpertSet::load(const ExpertNames& names, int num_experts, int
         }
         return s;
     }
+    // Gate and up stacked apart (GGUF): interleave them per expert into [gate_e; up_e]. Whole rows
+    // move, so quantized rows move block for block.
+    for (const std::string& p : names.prefixes) {
+        if (!loader.has(p + "gate_proj")) continue;
+        KITE_ASSIGN_OR_RETURN(Tensor g, loader.tensor(p + "gate_proj", {num_experts, I, H}));
+        KITE_ASSIGN_OR_RETURN(Tensor u, loader.tensor(p + "up_proj", {num_experts, I, H}));
+        KITE_ASSIGN_OR_RETURN(Tensor dn, loader.tensor(p + "down_proj", {num_experts, H, I}));
+        if (g.dtype() != u.dtype()) return invalid_argument(p + "gate_proj and up_proj differ in storage type");
+        const int64_t half = g.nbytes() / num_experts;
+        s.w_.gate_up = Tensor::zeros(g.dtype(), {count, 2 * I, H});
+        for (int e = 0; e < count; ++e) {
+            uint8_t* dst = s.w_.gate_up.data<uint8_t>() + e * 2 * half;
+            std::memcpy(dst, g.data<uint8_t>() + (first + e) * half, half);
+            std::memcpy(dst + half, u.data<uint8_t>() + (first + e) * half, half);
+        }
+        s.w_.down = dn.reshape({int64_t(num_experts), H * I}).slice_rows(first, first + count).reshape({count, H, I});
+        return s;
+    }
     // One module per expert (also the dummy-weights path: nothing is "present" there).
     std::string p = names.prefixes.front();
     for (const std::string& q : names.prefixes) {

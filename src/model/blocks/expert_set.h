@@ -21,7 +21,9 @@ namespace kite {
 
 // Where a checkpoint keeps a layer's routed experts. transformers 5 saves them stacked
 // ("<prefix>gate_up_proj" [E, 2I, H], "<prefix>down_proj" [E, H, I]); the published checkpoints
-// keep one module per expert ("<prefix><e>.gate_proj.weight", Mixtral's w1/w3/w2). Both load.
+// keep one module per expert ("<prefix><e>.gate_proj.weight", Mixtral's w1/w3/w2); GGUF files
+// stack gate and up apart (read as "<prefix>gate_proj" / "up_proj" / "down_proj", [E, I, H] and
+// [E, H, I]). All three load.
 struct ExpertNames {
     std::vector<std::string> prefixes;  // alternatives, e.g. {"...mlp.experts.", "...block_sparse_moe.experts."}
     std::string gate = "gate_proj.weight", up = "up_proj.weight", down = "down_proj.weight";  // per expert
