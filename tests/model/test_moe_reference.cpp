@@ -116,6 +116,16 @@ TEST(MlaCache, SequenceLogitsAreTheSameBitsAloneOrBatched) {
     EXPECT_EQ(run(true), run(false));
 }
 
+TEST(MoeBandwidth, DecodeBytesCountOnlyTheRoutedExperts) {
+    // shared/families/mixtral: hidden 64, 4 heads / 2 KV heads of 16, 4 experts of 96, top 2, 3
+    // layers, vocab 256, f32 at load. Per layer: 2 norms (128) + q,k,v,o (4096 + 2048 + 2048 + 4096)
+    // + router (4 x 64) + 2 experts x 3 x 96 x 64; then the final norm and lm_head (256 x 64).
+    auto model = load_model(kFamilies + "mixtral");
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    const int64_t per_layer = 128 + 12288 + 256 + 2 * 3 * 96 * 64;
+    EXPECT_EQ((*model)->weight_bytes_per_step(), (3 * per_layer + 64 + 256 * 64) * 4);
+}
+
 TEST(MoeConfig, BadRoutingFieldsAreClearErrors) {
     // num_experts_per_tok above the expert count must be refused with the field named.
     const std::string dir = ::testing::TempDir() + "/kite_bad_moe";

@@ -1,5 +1,7 @@
 #include "model/blocks/moe.h"
 
+#include <algorithm>
+
 #include "core/device.h"
 #include "ops/ops.h"
 
@@ -39,6 +41,18 @@ void MoeBlock::tensors(TensorList& out) {
     experts_.tensors(out);
     if (shared_) shared_->tensors(out);
     out.push_back(&shared_gate_.t);
+}
+
+int64_t MoeBlock::active_bytes_per_token() {
+    TensorList all;
+    tensors(all);
+    int64_t bytes = 0;
+    for (const Tensor* t : all)
+        if (t->defined()) bytes += t->nbytes();
+    const ops::ExpertWeights& w = experts_.weights();
+    const int64_t per_expert = (w.gate_up.nbytes() + w.down.nbytes()) / std::max<int64_t>(1, w.num_local());
+    const int64_t routed = std::min<int64_t>(spec_.router.top_k, w.num_local());
+    return bytes - w.gate_up.nbytes() - w.down.nbytes() + routed * per_expert;
 }
 
 Status MoeBlock::forward(const Tensor& x, StepContext& ctx, Tensor& out) {

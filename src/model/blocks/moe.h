@@ -34,6 +34,7 @@ public:
     static Result<std::unique_ptr<FeedForwardBlock>> load(const MoeSpec& spec, WeightLoader& loader);
     Status forward(const Tensor& x, StepContext& ctx, Tensor& out) override;
     void tensors(TensorList& out) override;
+    int64_t active_bytes_per_token() override;
 
 private:
     MoeSpec spec_;
