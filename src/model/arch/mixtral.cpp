@@ -3,6 +3,7 @@
 // num_experts_per_tok, chosen weights always renormalised (transformers' MixtralTopKRouter).
 #include <nlohmann/json.hpp>
 
+#include "io/gguf.h"
 #include "model/blocks/llama_layout.h"
 #include "model/blocks/moe.h"
 #include "model/config_fields.h"
@@ -42,6 +43,23 @@ Result<DecoderSpec> describe(const nlohmann::json& j, const std::string& src) {
 }
 
 }  // namespace
+
+// llama.cpp stores Mixtral as general.architecture "llama" with llama.expert_count experts (router
+// ffn_gate_inp, experts stacked by kind); such a file is described as MixtralForCausalLM. The Llama
+// GGUF hook (arch/llama.cpp) calls this; the Llama tables name the expert tensors.
+Status llama_gguf_experts(const GgufFile& f, nlohmann::json& cfg) {
+    if (!f.has("llama.expert_count")) return Status::ok();
+    KITE_ASSIGN_OR_RETURN(int64_t experts, f.get_int("llama.expert_count"));
+    if (experts <= 0) return Status::ok();
+    if (!f.has("llama.expert_used_count"))
+        return invalid_argument(f.path() + ": llama.expert_count is set but llama.expert_used_count is missing");
+    KITE_ASSIGN_OR_RETURN(int64_t used, f.get_int("llama.expert_used_count"));
+    cfg["architectures"] = nlohmann::json::array({"MixtralForCausalLM"});
+    cfg["model_type"] = "mixtral";
+    cfg["num_local_experts"] = experts;
+    cfg["num_experts_per_tok"] = used;
+    return Status::ok();
+}
 
 extern const ArchDef kMixtralArch{"MixtralForCausalLM", "mixtral", &describe, nullptr};
 

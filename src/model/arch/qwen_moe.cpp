@@ -4,7 +4,6 @@
 // top num_experts_per_tok, renormalised only with norm_topk_prob. Qwen2-MoE adds a shared expert
 // (shared_expert_intermediate_size) scaled by sigmoid(shared_expert_gate(x)).
 #include <algorithm>
-#include <iterator>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -107,17 +106,8 @@ Result<DecoderSpec> describe_qwen3_moe(const nlohmann::json& j, const std::strin
     return d;
 }
 
-// llama.cpp's qwen3moe: the Llama/Qwen3 tensor names plus the router and the experts stacked by
-// kind (ffn_gate_exps [E, I, H], ffn_up_exps, ffn_down_exps [E, H, I]); Q/K are stored unpermuted.
-const std::vector<GgufArch::NamePair> kQwen3MoeGgufLayer = [] {
-    std::vector<GgufArch::NamePair> v(std::begin(kLlamaGgufLayer), std::end(kLlamaGgufLayer));
-    v.push_back({"mlp.gate.weight", "ffn_gate_inp.weight"});
-    v.push_back({"mlp.experts.gate_proj", "ffn_gate_exps.weight"});
-    v.push_back({"mlp.experts.up_proj", "ffn_up_exps.weight"});
-    v.push_back({"mlp.experts.down_proj", "ffn_down_exps.weight"});
-    return v;
-}();
-
+// llama.cpp's qwen3moe: the Llama/Qwen3 tensor names, which include the router (ffn_gate_inp) and
+// the experts stacked by kind (ffn_{gate,up,down}_exps); Q/K are stored unpermuted.
 Status copy_gguf_int(const GgufFile& f, const std::string& key, nlohmann::json& cfg, const char* field) {
     if (!f.has(key)) return Status::ok();
     KITE_ASSIGN_OR_RETURN(int64_t v, f.get_int(key));
@@ -142,7 +132,7 @@ Status qwen3moe_gguf_config(const GgufFile& f, nlohmann::json& cfg) {
     return Status::ok();
 }
 
-const GgufArch kQwen3MoeGguf{"qwen3moe", kLlamaGgufGlobals, "model.layers.", kQwen3MoeGgufLayer, &qwen3moe_gguf_config,
+const GgufArch kQwen3MoeGguf{"qwen3moe", kLlamaGgufGlobals, "model.layers.", kLlamaGgufLayer, &qwen3moe_gguf_config,
                              nullptr};
 
 }  // namespace
