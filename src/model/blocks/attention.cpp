@@ -6,6 +6,26 @@
 
 namespace kite {
 
+std::vector<int64_t> qkv_order_per_head(int num_heads, int head_dim) {
+    std::vector<int64_t> order;
+    for (int part = 0; part < 3; ++part)
+        for (int h = 0; h < num_heads; ++h)
+            for (int i = 0; i < head_dim; ++i) order.push_back((int64_t(h) * 3 + part) * head_dim + i);
+    return order;
+}
+
+std::vector<int64_t> qkv_order_per_group(int num_kv_heads, int q_per_kv, int head_dim) {
+    std::vector<int64_t> order;
+    const int64_t group = int64_t(q_per_kv + 2) * head_dim;
+    for (int g = 0; g < num_kv_heads; ++g)  // queries, group by group (query head = g * q_per_kv + j)
+        for (int j = 0; j < q_per_kv; ++j)
+            for (int i = 0; i < head_dim; ++i) order.push_back(g * group + int64_t(j) * head_dim + i);
+    for (int part = 0; part < 2; ++part)  // then every group's key, then every group's value
+        for (int g = 0; g < num_kv_heads; ++g)
+            for (int i = 0; i < head_dim; ++i) order.push_back(g * group + int64_t(q_per_kv + part) * head_dim + i);
+    return order;
+}
+
 Result<std::unique_ptr<MixerBlock>> AttentionBlock::load(const AttentionSpec& spec, WeightLoader& loader) {
     auto b = std::make_unique<AttentionBlock>();
     b->spec_ = spec;
@@ -16,10 +36,8 @@ Result<std::unique_ptr<MixerBlock>> AttentionBlock::load(const AttentionSpec& sp
     KITE_ASSIGN_OR_RETURN(b->o_, Linear::load(spec.o, loader));
     KITE_ASSIGN_OR_RETURN(b->q_norm_, Norm::load(spec.q_norm, loader, D));
     KITE_ASSIGN_OR_RETURN(b->k_norm_, Norm::load(spec.k_norm, loader, D));
-    if (spec.alibi) {
-        b->alibi_slopes_ = ops::alibi_slopes(spec.num_heads);
-        for (float& s : b->alibi_slopes_) s *= spec.alibi_scale;
-    }
+    if (!spec.alibi_slopes.empty() && static_cast<int>(spec.alibi_slopes.size()) != spec.num_heads)
+        return internal_error("AttentionSpec: one ALiBi slope per head expected");
     return std::unique_ptr<MixerBlock>(std::move(b));
 }
 
@@ -61,7 +79,7 @@ Status AttentionBlock::forward(int layer, const Tensor& x, StepContext& ctx, Ten
     ap.scale = spec_.scale > 0 ? spec_.scale : 1.0f / std::sqrt(static_cast<float>(D));
     ap.sliding_window = spec_.sliding_window;
     ap.logit_softcap = spec_.softcap;
-    ap.alibi_slopes = alibi_slopes_;
+    ap.alibi_slopes = spec_.alibi_slopes;
     KITE_RETURN_IF_ERROR(ops::paged_attention(q, ctx.kv.k(layer), ctx.kv.v(layer), batch.query_start,
                                               batch.context_lens, batch.block_tables, ap, attn));
     return o_.forward(attn.reshape({T, nh * D}), out);
