@@ -55,8 +55,8 @@ Result<ExpertSet> ExpertSet::load(const ExpertNames& names, int num_experts, int
     }
     // One module per expert (also the dummy-weights path: nothing is "present" there).
     std::string p = names.prefixes.front();
-    for (const std::string& q : names.prefixes) {
-        if (loader.has(q + std::to_string(first) + "." + names.gate)) p = q;
+    for (auto q = names.prefixes.rbegin(); q != names.prefixes.rend(); ++q) {
+        if (loader.has(*q + std::to_string(first) + "." + names.gate)) p = *q;  // the first present wins
     }
     for (int e = 0; e < count; ++e) {
         const std::string m = p + std::to_string(first + e) + ".";

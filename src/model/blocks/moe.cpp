@@ -16,8 +16,8 @@ Result<std::unique_ptr<FeedForwardBlock>> MoeBlock::load(const MoeSpec& spec, We
         return invalid_argument("MoE: num_experts_per_tok = " + std::to_string(spec.router.top_k) +
                                 " must be in [1, " + std::to_string(E) + " experts]");
     std::string router_name = spec.router_weight.front();
-    for (const std::string& n : spec.router_weight)
-        if (loader.has(n)) router_name = n;
+    for (auto it = spec.router_weight.rbegin(); it != spec.router_weight.rend(); ++it)
+        if (loader.has(*it)) router_name = *it;  // the first present wins
     KITE_ASSIGN_OR_RETURN(b->router_, loader.linear({router_name}, {E}, H));
     if (!spec.correction_bias.empty()) {
         KITE_ASSIGN_OR_RETURN(b->bias_, loader.vector_f32({spec.correction_bias}, {E}));
