@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "engine/logits_processor.h"
 #include "engine/sampling.h"
 
 namespace kite {
@@ -33,6 +34,7 @@ struct GenerationRequest {
     int priority = 0;                    // smaller runs first under the priority policy
     bool skip_special_tokens = true;     // for the text deltas
     bool stream_text = true;             // produce text deltas (needs a tokenizer)
+    LogitsProcessorFactory logits_processor;  // optional: constrains each sequence's tokens (not with beams)
 };
 
 struct RequestTimings {

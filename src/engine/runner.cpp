@@ -99,6 +99,8 @@ void Runner::sample(const ScheduledSeq& e, float* row, SeqResult& out) {
             r.rngs.push_back(std::make_unique<SamplerRng>(seed));
         }
     }
+    if (r.params.logits_processor && r.processors.empty())
+        for (int i = 0; i < r.params.n; ++i) r.processors.push_back(r.params.logits_processor());
     const int num = (!r.forked && r.params.n > 1) ? r.params.n : 1;
     std::vector<float> copy;
     for (int i = 0; i < num; ++i) {
@@ -107,8 +109,12 @@ void Runner::sample(const ScheduledSeq& e, float* row, SeqResult& out) {
             copy.assign(row, row + vocab);
             logits = std::span<float>(copy);
         }
-        SamplerRng& rng = *r.rngs[static_cast<size_t>(num > 1 ? i : s.index)];
+        const size_t which = static_cast<size_t>(num > 1 ? i : s.index);
+        LogitsProcessor* proc = which < r.processors.size() ? r.processors[which].get() : nullptr;
+        if (proc) proc->apply(logits);
+        SamplerRng& rng = *r.rngs[which];
         out.samples.push_back(sample_token(logits, r.params.sampling, s.prompt(), s.output(), rng));
+        if (proc) proc->accept(out.samples.back().token);
     }
 }
 

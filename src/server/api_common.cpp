@@ -88,8 +88,12 @@ std::string token_text(const Tokenizer& tok, int32_t id) {
 }
 
 nlohmann::json openai_chunk(GenerationJob& job, const char* object, nlohmann::json choices) {
-    return {{"id", job.id()}, {"object", object}, {"created", job.created()},
-            {"model", job.state().config.served_model_name}, {"choices", std::move(choices)}};
+    nlohmann::json c = {{"id", job.id()}, {"object", object}, {"created", job.created()},
+                        {"model", job.state().config.served_model_name}, {"choices", std::move(choices)}};
+    // continuous_usage_stats: the counts so far in every chunk, so a client that stops reading
+    // early still knows what it used.
+    if (job.options().continuous_usage) c["usage"] = usage_json(job);
+    return c;
 }
 
 void openai_stream_end(GenerationJob& job, const char* object, const Status& error) {

@@ -102,6 +102,8 @@ Status parse_openai(const json& b, ApiKind kind, const ModelLimits& lim, ParsedG
         if (!out.api.stream) return invalid_argument("stream_options: only allowed when stream is true");
         KITE_ASSIGN_OR_RETURN(auto usage, get_bool(*it, "include_usage"));
         if (usage) out.api.include_usage = *usage;
+        KITE_ASSIGN_OR_RETURN(auto continuous, get_bool(*it, "continuous_usage_stats"));
+        if (continuous) out.api.continuous_usage = *continuous;
     }
     if (kind == ApiKind::kCompletions) {
         KITE_ASSIGN_OR_RETURN(auto echo, get_bool(b, "echo"));
@@ -116,17 +118,8 @@ Status parse_openai(const json& b, ApiKind kind, const ModelLimits& lim, ParsedG
         KITE_ASSIGN_OR_RETURN(auto top, get_int(b, "top_logprobs", 0, 20));
         if (top && !lp.value_or(false)) return invalid_argument("top_logprobs: requires logprobs to be true");
         if (lp.value_or(false)) out.api.logprobs = static_cast<int>(top.value_or(0));
-        if (auto it = b.find("response_format"); it != b.end() && !it->is_null()) {
-            if (!it->is_object()) return invalid_argument("response_format: expected an object, got " + type_name(*it));
-            KITE_ASSIGN_OR_RETURN(auto type, get_string(*it, "type"));
-            if (type.value_or("text") != "text")
-                return invalid_argument("response_format: type '" + *type + "' is not supported (only 'text')");
-        }
-        if (auto it = b.find("tools"); it != b.end() && !it->is_null()) {
-            if (!it->is_array()) return invalid_argument("tools: expected an array, got " + type_name(*it));
-            if (!it->empty()) return invalid_argument("tools: tool calling is not supported");
-        }
     }
+    // response_format, guided_*, tools and tool_choice: structured_output.cpp and tool_calls.cpp.
     sp.logprobs = out.api.logprobs;
     return Status::ok();
 }

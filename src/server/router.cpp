@@ -24,6 +24,7 @@ constexpr Route kRoutes[] = {
     {"POST", "/",                    handle_native,        kAuth | kModel},
     {"POST", "/v1/completions",      handle_completions,   kAuth | kModel},
     {"POST", "/v1/chat/completions", handle_chat,          kAuth | kModel},
+    {"POST", "/v1/responses",        handle_responses,     kAuth | kModel},
     {"GET",  "/v1/models",           handle_list_models,   kAuth},
     {"GET",  "/v1/models/*",         handle_get_model,     kAuth},
     {"POST", "/tokenize",            handle_tokenize,      kAuth | kModel},

@@ -11,6 +11,7 @@
 
 #include "model/gguf_tokenizer.h"
 #include "model/model.h"
+#include "server/access_log.h"
 #include "server/errors.h"
 #include "server/router.h"
 
@@ -49,6 +50,7 @@ Status load_everything(const ServeOptions& o, ServerState& st) {
     st.limits.max_model_len = engine->max_model_len();
     st.limits.defaults = load_generation_defaults(o.model_path);
     st.tokenizer = tok;
+    st.eos_ids.assign(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end());
     st.engine = std::shared_ptr<Engine>(std::move(engine));
     return Status::ok();
 }
@@ -73,6 +75,11 @@ int run_server(const ServeOptions& o) {
         st.metrics.count_http(status);
         return error_response(status, msg);
     };
+    http.on_abandoned = [&st](const HttpRequest& req) {
+        st.metrics.count_http(499);
+        if (st.config.access_log) write_access_log({req.peer, req.method, req.path, "", 499, -1, -1, -1, 0.0});
+    };
+    st.metrics.set_model_name(st.config.served_model_name);
     auto server = HttpServer::create(http, [&st](const HttpRequest& req, std::shared_ptr<Exchange> ex) {
         dispatch(st, req, std::move(ex));
     });

@@ -49,11 +49,11 @@ def free_port():
 class KiteServer:
     """`kite serve` on stories260K in a child process; stderr (the access log) goes to a file."""
 
-    def __init__(self, *extra_args, env=None, log_name="server"):
+    def __init__(self, *extra_args, env=None, log_name="server", model=None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"kite_{log_name}_{self.port}.log")
-        cmd = [KITE_BINARY, "serve", "--model", MODEL_DIR, "--host", "127.0.0.1", "--port", str(self.port)]
+        cmd = [KITE_BINARY, "serve", "--model", model or MODEL_DIR, "--host", "127.0.0.1", "--port", str(self.port)]
         cmd += list(extra_args)
         full_env = dict(os.environ)
         full_env.update(env or {})
