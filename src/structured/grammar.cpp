@@ -23,6 +23,21 @@ size_t tokenize_with(const void* user, const uint8_t* bytes, size_t len, uint32_
     return ids->size();
 }
 
+// Whether encode() gives back exactly the bytes it was given (no prefix space, no normalization).
+bool tokenize_is_faithful(const Tokenizer& tok, const std::vector<std::string>& bytes) {
+    for (const char* probe : {"a", "Hello world", " x", "{\"k\": [1, 2]}", "\n\tz"}) {
+        auto ids = tok.encode(probe, /*add_special_tokens=*/false);
+        if (!ids.ok()) return false;
+        std::string back;
+        for (int32_t id : *ids) {
+            if (id < 0 || static_cast<size_t>(id) >= bytes.size()) return false;
+            back += bytes[static_cast<size_t>(id)];
+        }
+        if (back != probe) return false;
+    }
+    return true;
+}
+
 // Rust-regex escaping of a literal string.
 std::string regex_escape(const std::string& s) {
     std::string out;
@@ -106,7 +121,13 @@ Result<std::shared_ptr<GrammarCompiler>> GrammarCompiler::create(std::shared_ptr
     init.token_lens = c->token_lens_.data();
     init.token_bytes = reinterpret_cast<const uint8_t*>(c->token_bytes_.data());
     init.tokenize_assumes_string = true;
-    init.tokenize_fn = &tokenize_with;
+    // llguidance trusts the callback to tokenize exactly the bytes it is given; a tokenizer that
+    // adds something (SentencePiece's leading "▁") would mislead it, so then its own greedy
+    // tokenizer is used (only the choice among equivalent token paths depends on it, not the mask's
+    // correctness).
+    const bool faithful = tokenize_is_faithful(*tok, bytes);
+    init.tokenize_fn = faithful ? &tokenize_with : nullptr;
+    init.use_approximate_greedy_tokenize_fn = !faithful;
     init.tokenize_user_data = c->tok_.get();
     init.tok_eos_extra = extra.empty() ? nullptr : extra.data();
     init.tok_eos_extra_count = static_cast<uint32_t>(extra.size());
@@ -123,8 +144,21 @@ GrammarCompiler::~GrammarCompiler() {
 Result<LogitsProcessorFactory> GrammarCompiler::compile(const ConstraintSpec& spec) const {
     std::string type, data;
     switch (spec.kind) {
-        case ConstraintKind::kJsonSchema: type = "json_schema"; data = spec.data; break;
-        case ConstraintKind::kJsonObject: type = "json_schema"; data = R"({"type": "object"})"; break;
+        case ConstraintKind::kJsonSchema:
+        case ConstraintKind::kJsonObject: {
+            type = "json_schema";
+            auto schema = spec.kind == ConstraintKind::kJsonObject ? nlohmann::json{{"type", "object"}}
+                                                                   : nlohmann::json::parse(spec.data, nullptr, false);
+            if (schema.is_discarded()) return invalid_argument("not valid JSON");
+            if (schema.is_boolean()) schema = schema.get<bool>() ? nlohmann::json::object() : nlohmann::json{{"not", {}}};
+            // Fixed separators instead of "any whitespace": a model cannot stall in an endless run
+            // of blanks between tokens, and the output looks like json.dumps'. A schema's own
+            // x-guidance settings win.
+            if (schema.is_object() && !schema.contains("x-guidance"))
+                schema["x-guidance"] = {{"whitespace_flexible", false}};
+            data = schema.dump();
+            break;
+        }
         case ConstraintKind::kRegex: type = "regex"; data = spec.data; break;
         case ConstraintKind::kChoice: {
             if (spec.choices.empty()) return invalid_argument("expected at least one choice");

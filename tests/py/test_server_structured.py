@@ -158,6 +158,8 @@ TIME = {"type": "function", "function": {
 
 @pytest.mark.parametrize("choice", ["required", {"type": "function", "function": {"name": "get_time"}}])
 def test_tool_choice_constrained(server, client, choice):
+    if choice == "required" and server.name == "stories260K":
+        pytest.skip("stories260K never closes the list of calls within its 512-token context")
     msgs = [{"role": "user", "content": "What is the weather in Paris?"}]
     r = chat(client, server, messages=msgs, tools=[WEATHER, TIME], tool_choice=choice, temperature=1.0, seed=3)
     c = r.choices[0]
