@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,8 @@
 #include "engine/sampling.h"
 
 namespace kite {
+
+class LoraAdapter;
 
 enum class FinishReason { kNone, kStop, kLength, kAbort, kError };
 const char* finish_reason_name(FinishReason r);  // "stop", "length", "abort", "error"; "" for kNone
@@ -35,6 +38,7 @@ struct GenerationRequest {
     bool skip_special_tokens = true;     // for the text deltas
     bool stream_text = true;             // produce text deltas (needs a tokenizer)
     LogitsProcessorFactory logits_processor;  // optional: constrains each sequence's tokens (not with beams)
+    std::shared_ptr<const LoraAdapter> lora;  // optional: a LoRA adapter on top of the base model
 };
 
 struct RequestTimings {

@@ -77,7 +77,15 @@ ForwardBatch Runner::build_forward_batch(const ScheduledBatch& batch) const {
         fb.context_lens.push_back(end);
         fb.block_tables.emplace_back(table.begin(), table.begin() + kv_.blocks_for_tokens(end));
         if (e.sample) fb.logits_indices.push_back(static_cast<int32_t>(fb.token_ids.size()) - 1);
+        int32_t lora = -1;
+        if (const LoraAdapter* a = e.request->params.lora.get()) {
+            auto it = std::find(fb.loras.begin(), fb.loras.end(), a);
+            lora = static_cast<int32_t>(it - fb.loras.begin());
+            if (it == fb.loras.end()) fb.loras.push_back(a);
+        }
+        fb.lora_ids.push_back(lora);
     }
+    if (fb.loras.empty()) fb.lora_ids.clear();
     // An empty list means "every token"; a step that samples nothing still asks for one row.
     if (fb.logits_indices.empty() && !fb.token_ids.empty()) fb.logits_indices.push_back(0);
     return fb;

@@ -35,7 +35,8 @@ Status check_model(const ServerState& st, const nlohmann::json& body) {
     auto it = body.find("model");
     if (it == body.end() || it->is_null()) return Status::ok();
     if (!it->is_string()) return invalid_argument("model: expected a string, got " + type_name(*it));
-    if (it->get<std::string>() != st.config.served_model_name)
+    if (it->get<std::string>() != st.config.served_model_name &&
+        !st.loras.has(it->get<std::string>()))
         return not_found("model: '" + it->get<std::string>() + "' does not exist; this server serves '" +
                          st.config.served_model_name + "'");
     return Status::ok();

@@ -25,6 +25,8 @@ constexpr Route kRoutes[] = {
     {"POST", "/v1/completions",      handle_completions,   kAuth | kModel},
     {"POST", "/v1/chat/completions", handle_chat,          kAuth | kModel},
     {"POST", "/v1/responses",        handle_responses,     kAuth | kModel},
+    {"POST", "/v1/load_lora_adapter",   handle_load_lora,   kAuth | kModel},
+    {"POST", "/v1/unload_lora_adapter", handle_unload_lora, kAuth | kModel},
     {"GET",  "/v1/models",           handle_list_models,   kAuth},
     {"GET",  "/v1/models/*",         handle_get_model,     kAuth},
     {"POST", "/tokenize",            handle_tokenize,      kAuth | kModel},

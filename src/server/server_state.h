@@ -11,6 +11,7 @@
 #include <string>
 
 #include "engine/engine.h"
+#include "server/lora_registry.h"
 #include "server/metrics.h"
 #include "server/request_builder.h"
 #include "tokenizer/tokenizer.h"
@@ -43,6 +44,7 @@ public:
     // Structured output's grammar compiler, built on first use (structured_output.cpp).
     std::mutex grammar_mu;
     std::shared_ptr<structured::GrammarCompiler> grammar;
+    LoraRegistry loras;  // LoRA adapters (lora_routes.cpp)
     // Open HTTP connections, for /metrics; set by the process that owns the HTTP server.
     std::function<int()> num_connections;
 

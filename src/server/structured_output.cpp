@@ -113,6 +113,7 @@ Status attach_constraint(ServerState& st, const ConstraintRequest& c, Generation
 }
 
 Status apply_structured_output(ServerState& st, const json& body, GenerationRequest& request) {
+    KITE_RETURN_IF_ERROR(select_lora(st, body, request));
     KITE_ASSIGN_OR_RETURN(auto c, parse_constraint(body));
     if (!c) return Status::ok();
     return attach_constraint(st, *c, request);

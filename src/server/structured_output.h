@@ -28,7 +28,11 @@ Result<std::optional<ConstraintRequest>> parse_constraint(const nlohmann::json& 
 // request.logits_processor. Grammar errors are 400s naming the field; a missing llguidance a 501.
 Status attach_constraint(ServerState& st, const ConstraintRequest& c, GenerationRequest& request);
 
-// parse_constraint + attach_constraint: what each generation handler calls after parse_generation.
+// The LoRA adapter named by "model" / "adapter_name" (lora_routes.cpp); 404 for an unknown name.
+Status select_lora(ServerState& st, const nlohmann::json& body, GenerationRequest& request);
+
+// select_lora + parse_constraint + attach_constraint: what each generation handler calls after
+// parse_generation.
 Status apply_structured_output(ServerState& st, const nlohmann::json& body, GenerationRequest& request);
 
 }  // namespace kite::server

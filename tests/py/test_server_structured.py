@@ -210,3 +210,80 @@ def test_errors(server, body, field):
     assert status == 400, out
     check_schema("ErrorResponse", out)
     assert out["error"]["message"].startswith(field + ":"), out
+
+
+@pytest.fixture(scope="module")
+def tools_server():
+    s = KiteServer("--chat-template", os.path.join(SOURCE_DIR, "tests", "data", "server_tools.jinja"), log_name="tools")
+    yield s
+    assert s.stop() == 0
+
+
+def test_tools_reach_the_template(tools_server):
+    url = tools_server.base + "/v1/chat/completions"
+    msgs = [{"role": "user", "content": "What time is it?"}]
+    usage = {}
+    for name, extra in [("plain", {}), ("auto", {"tools": [WEATHER, TIME]}),
+                        ("none", {"tools": [WEATHER, TIME], "tool_choice": "none"})]:
+        status, out = post_json(url, dict({"messages": msgs, "max_tokens": 2}, **extra))
+        assert status == 200, out
+        usage[name] = out["usage"]["prompt_tokens"]
+    # "Tools: get_weather get_time\n" is rendered only when the tools are offered.
+    assert usage["auto"] > usage["plain"] == usage["none"]
+
+
+@pytest.mark.parametrize("forced,content", [
+    (r'<tool_call>\{"name": "get_time", "arguments": \{"zone": "UTC"\}\}</tool_call>', None),  # Hermes / Qwen
+    (r'Sure\. <tool_call>\{"name": "get_time", "arguments": \{"zone": "UTC"\}\}</tool_call>', "Sure."),
+    (r'\{"name": "get_time", "parameters": \{"zone": "UTC"\}\}', None),  # Llama 3
+])
+def test_tool_calls_parsed_from_output(tools_server, forced, content):
+    """tool_choice auto: the output (forced here with guided_regex, as a model would write it) comes
+    back as tool_calls, plain and streamed, through the openai SDK."""
+    client = openai.OpenAI(base_url=tools_server.base + "/v1", api_key="unused", max_retries=0, timeout=60)
+    args = dict(model="stories260K", messages=[{"role": "user", "content": "What time is it?"}], tools=[WEATHER, TIME],
+                max_tokens=200, extra_body={"guided_regex": forced})
+    r = client.chat.completions.create(**args)
+    c = r.choices[0]
+    assert c.finish_reason == "tool_calls"
+    assert c.message.content == content
+    assert [(t.function.name, json.loads(t.function.arguments)) for t in c.message.tool_calls] == [("get_time", {"zone": "UTC"})]
+    chunks = list(client.chat.completions.create(stream=True, **args))
+    calls = {}
+    text = ""
+    for ch in chunks:
+        d = ch.choices[0].delta if ch.choices else None
+        if d is None:
+            continue
+        text += d.content or ""
+        for tc in d.tool_calls or []:
+            e = calls.setdefault(tc.index, {"name": None, "arguments": "", "id": None})
+            if tc.id:
+                e["id"] = tc.id
+            if tc.function and tc.function.name:
+                e["name"] = tc.function.name
+            e["arguments"] += (tc.function.arguments or "") if tc.function else ""
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+    assert [(e["name"], json.loads(e["arguments"])) for e in calls.values()] == [("get_time", {"zone": "UTC"})]
+    assert all(e["id"] for e in calls.values())
+    assert text.strip() == (content or "")
+
+
+def test_sdk_parse_pydantic(server, client):
+    """The SDK's own structured-output path: a pydantic model becomes a strict json_schema and the
+    reply is parsed back into it."""
+    if server.name != "default":
+        pytest.skip("needs an instruction model (unbounded strings)")
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        name: str
+        population: int
+        coastal: bool
+
+    r = client.chat.completions.parse(model=served_model(server), response_format=City, max_tokens=200, temperature=0,
+                                      messages=[{"role": "user", "content": "Give me a city as JSON."}])
+    assert r.choices[0].finish_reason == "stop"
+    city = r.choices[0].message.parsed
+    assert isinstance(city, City)
+    jsonschema.validate(json.loads(r.choices[0].message.content), City.model_json_schema())
