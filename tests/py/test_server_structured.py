@@ -274,11 +274,11 @@ def test_sdk_parse_pydantic(server, client):
     reply is parsed back into it."""
     if server.name != "default":
         pytest.skip("needs an instruction model (unbounded strings)")
-    from pydantic import BaseModel
+    from pydantic import BaseModel, Field
 
     class City(BaseModel):
-        name: str
-        population: int
+        name: str = Field(max_length=24)
+        population: int = Field(ge=0, le=10**9)
         coastal: bool
 
     r = client.chat.completions.parse(model=served_model(server), response_format=City, max_tokens=200, temperature=0,
