@@ -18,9 +18,11 @@ namespace kite::server {
 
 class LoraRegistry {
 public:
-    void configure(int max_loras, int max_rank) {
+    // `unavailable`: why adapters cannot be used at all (empty: they can).
+    void configure(int max_loras, int max_rank, std::string unavailable = "") {
         max_loras_ = max_loras;
         max_rank_ = max_rank;
+        unavailable_ = std::move(unavailable);
     }
     // Loads `path` under `name`; an existing name is an error.
     Status load(const std::string& name, const std::string& path);
@@ -46,6 +48,7 @@ private:
     std::map<std::string, Slot> slots_;
     uint64_t clock_ = 0;
     int max_loras_ = 8, max_rank_ = 64;
+    std::string unavailable_;
 };
 
 }  // namespace kite::server

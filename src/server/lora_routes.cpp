@@ -8,6 +8,7 @@
 namespace kite::server {
 
 Status LoraRegistry::load(const std::string& name, const std::string& path) {
+    if (!unavailable_.empty()) return unimplemented(unavailable_);
     KITE_ASSIGN_OR_RETURN(auto adapter, LoraAdapter::load(path, name));
     if (adapter->max_rank() > max_rank_)
         return invalid_argument("lora_path: the adapter's rank " + std::to_string(adapter->max_rank()) +

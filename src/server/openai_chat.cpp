@@ -210,14 +210,8 @@ void handle_chat(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchan
     if (!parsed.ok()) return respond_error(st, req, *ex, parsed.status());
     auto messages = normalize_messages(*body);
     if (!messages.ok()) return respond_error(st, req, *ex, messages.status());
-    auto tools = parse_tools(*body);
+    auto tools = apply_tools(st, *body, parsed->request);
     if (!tools.ok()) return respond_error(st, req, *ex, tools.status());
-    if (Status s = apply_structured_output(st, *body, parsed->request); !s.is_ok()) return respond_error(st, req, *ex, s);
-    if (auto tc = tool_constraint(*tools)) {
-        if (parsed->request.logits_processor)
-            return respond_error(st, req, *ex, invalid_argument("tool_choice: 'required' or a named function cannot be combined with response_format or guided_*"));
-        if (Status s = attach_constraint(st, *tc, parsed->request); !s.is_ok()) return respond_error(st, req, *ex, s);
-    }
     prepare_tool_messages(*messages);
     json render_body = *body;
     if (!tools->active()) render_body.erase("tools");  // tool_choice "none": the template sees no tools

@@ -6,6 +6,7 @@
 #include "server/api_common.h"
 #include "server/json_fields.h"
 #include "server/structured_output.h"
+#include "server/tool_calls.h"
 #include "server/openai_responses.h"
 
 namespace kite::server {
@@ -22,21 +23,19 @@ std::string sse_event(const json& ev) {
 
 class ResponsesApi : public GenerationApi {
 public:
-    explicit ResponsesApi(json echo) : echo_(std::move(echo)) {}
+    ResponsesApi(json echo, ToolConfig tools) : echo_(std::move(echo)), tools_(std::move(tools)), stream_(&tools_) {}
 
     void stream_begin(GenerationJob& job) override {
-        msg_id_ = "msg_" + job.id().substr(job.id().find('_') + 1);
+        ids(job);
         emit(job, {{"type", "response.created"}, {"response", response_object(job, "in_progress")}});
         emit(job, {{"type", "response.in_progress"}, {"response", response_object(job, "in_progress")}});
-        emit(job, {{"type", "response.output_item.added"}, {"output_index", 0}, {"item", message_item(job, "in_progress", "")}});
-        emit(job, {{"type", "response.content_part.added"}, {"item_id", msg_id_}, {"output_index", 0},
-                   {"content_index", 0}, {"part", text_part("")}});
+        // With tools the output may turn out to be only calls: the message opens on its first text.
+        if (!tools_.active()) open_message(job);
     }
 
     void stream_delta(GenerationJob& job, const ChoiceDelta& d) override {
-        if (d.text.empty()) return;  // tokens with no text yet send nothing
-        emit(job, {{"type", "response.output_text.delta"}, {"item_id", msg_id_}, {"output_index", 0},
-                   {"content_index", 0}, {"delta", d.text}, {"logprobs", json::array()}});
+        const std::string text = tools_.active() ? stream_.feed(d.text) : d.text;
+        send_text(job, text);  // tokens with no text yet send nothing
     }
 
     void stream_end(GenerationJob& job, const Status& error) override {
@@ -46,20 +45,38 @@ public:
             emit(job, {{"type", "response.failed"}, {"response", r}});
             return;
         }
-        const std::string& text = job.choices()[0].text;
+        std::vector<ToolCall> calls;
+        if (tools_.active()) {
+            ParsedOutput tail = stream_.finish();
+            send_text(job, tail.content);
+            calls = std::move(tail.calls);
+        }
         const char* item_status = incomplete(job) ? "incomplete" : "completed";
-        emit(job, {{"type", "response.output_text.done"}, {"item_id", msg_id_}, {"output_index", 0},
-                   {"content_index", 0}, {"text", text}, {"logprobs", json::array()}});
-        emit(job, {{"type", "response.content_part.done"}, {"item_id", msg_id_}, {"output_index", 0},
-                   {"content_index", 0}, {"part", text_part(text)}});
-        emit(job, {{"type", "response.output_item.done"}, {"output_index", 0}, {"item", message_item(job, item_status, text)}});
+        if (message_open_) {
+            emit(job, {{"type", "response.output_text.done"}, {"item_id", msg_id_}, {"output_index", 0},
+                       {"content_index", 0}, {"text", sent_}, {"logprobs", json::array()}});
+            emit(job, {{"type", "response.content_part.done"}, {"item_id", msg_id_}, {"output_index", 0},
+                       {"content_index", 0}, {"part", text_part(sent_)}});
+            emit(job, {{"type", "response.output_item.done"}, {"output_index", 0}, {"item", message_item(item_status, sent_)}});
+        }
+        for (size_t k = 0; k < calls.size(); ++k) {
+            const int index = static_cast<int>(k) + (message_open_ ? 1 : 0);
+            json item = call_item(k, calls[k], "in_progress");
+            item["arguments"] = "";
+            emit(job, {{"type", "response.output_item.added"}, {"output_index", index}, {"item", item}});
+            emit(job, {{"type", "response.function_call_arguments.delta"}, {"item_id", item["id"]}, {"output_index", index},
+                       {"delta", calls[k].arguments}});
+            emit(job, {{"type", "response.function_call_arguments.done"}, {"item_id", item["id"]}, {"output_index", index},
+                       {"name", calls[k].name}, {"arguments", calls[k].arguments}});
+            emit(job, {{"type", "response.output_item.done"}, {"output_index", index}, {"item", call_item(k, calls[k], "completed")}});
+        }
         const bool inc = incomplete(job);
         emit(job, {{"type", inc ? "response.incomplete" : "response.completed"},
                    {"response", response_object(job, inc ? "incomplete" : "completed")}});
     }
 
     HttpResponse response(GenerationJob& job) override {
-        msg_id_ = "msg_" + job.id().substr(job.id().find('_') + 1);
+        ids(job);
         HttpResponse r;
         r.body = dump(response_object(job, incomplete(job) ? "incomplete" : "completed"));
         return r;
@@ -68,19 +85,45 @@ public:
 private:
     static bool incomplete(GenerationJob& job) { return job.choices()[0].reason == FinishReason::kLength; }
 
+    void ids(GenerationJob& job) {
+        base_ = job.id().substr(job.id().find('_') + 1);
+        msg_id_ = "msg_" + base_;
+    }
+
     void emit(GenerationJob& job, json ev) {
         ev["sequence_number"] = seq_++;
         job.write(sse_event(ev));
+    }
+
+    void open_message(GenerationJob& job) {
+        message_open_ = true;
+        emit(job, {{"type", "response.output_item.added"}, {"output_index", 0}, {"item", message_item("in_progress", "")}});
+        emit(job, {{"type", "response.content_part.added"}, {"item_id", msg_id_}, {"output_index", 0},
+                   {"content_index", 0}, {"part", text_part("")}});
+    }
+
+    void send_text(GenerationJob& job, const std::string& text) {
+        if (text.empty()) return;
+        if (!message_open_) open_message(job);
+        sent_ += text;
+        emit(job, {{"type", "response.output_text.delta"}, {"item_id", msg_id_}, {"output_index", 0},
+                   {"content_index", 0}, {"delta", text}, {"logprobs", json::array()}});
     }
 
     static json text_part(const std::string& text) {
         return {{"type", "output_text"}, {"text", text}, {"annotations", json::array()}, {"logprobs", json::array()}};
     }
 
-    json message_item(GenerationJob&, const char* status, const std::string& text) const {
+    json message_item(const char* status, const std::string& text) const {
         json content = json::array();
         if (std::string(status) != "in_progress") content.push_back(text_part(text));
         return {{"id", msg_id_}, {"type", "message"}, {"role", "assistant"}, {"status", status}, {"content", content}};
+    }
+
+    json call_item(size_t k, const ToolCall& c, const char* status) const {
+        return {{"id", "fc_" + base_ + "_" + std::to_string(k)}, {"type", "function_call"},
+                {"call_id", "call_" + base_ + "_" + std::to_string(k)}, {"name", c.name}, {"arguments", c.arguments},
+                {"status", status}};
     }
 
     json response_object(GenerationJob& job, const std::string& status) const {
@@ -95,22 +138,30 @@ private:
         r["output"] = json::array();  // usage: only once known (the schema does not allow null)
         if (status == "in_progress") return r;
         const std::string& text = job.choices()[0].text;
-        r["output"].push_back(message_item(job, status == "incomplete" ? "incomplete" : "completed", text));
-        r["output_text"] = text;
+        const char* item_status = status == "incomplete" ? "incomplete" : "completed";
+        ParsedOutput out;
+        if (tools_.active()) out = parse_tool_output(text, tools_);
+        if (out.calls.empty()) out.content = text;
+        if (!out.content.empty() || out.calls.empty()) r["output"].push_back(message_item(item_status, out.content));
+        for (size_t k = 0; k < out.calls.size(); ++k) r["output"].push_back(call_item(k, out.calls[k], "completed"));
+        r["output_text"] = out.content;
         if (status == "incomplete") r["incomplete_details"] = {{"reason", "max_output_tokens"}};
-        const int64_t in = job.num_prompt_tokens(), out = job.num_completion_tokens();
+        const int64_t in = job.num_prompt_tokens(), n_out = job.num_completion_tokens();
         int64_t cached = 0;
         for (const SubRequest& s : job.subs()) cached += s.num_cached_tokens;
         r["usage"] = {{"input_tokens", in},
                       {"input_tokens_details", {{"cached_tokens", cached}, {"cache_write_tokens", 0}}},
-                      {"output_tokens", out},
+                      {"output_tokens", n_out},
                       {"output_tokens_details", {{"reasoning_tokens", 0}}},
-                      {"total_tokens", in + out}};
+                      {"total_tokens", in + n_out}};
         return r;
     }
 
     json echo_;  // request settings the response object repeats (instructions, temperature, ...)
-    std::string msg_id_;
+    ToolConfig tools_;
+    ToolCallStream stream_;
+    std::string base_, msg_id_, sent_;
+    bool message_open_ = false;
     int64_t seq_ = 0;
 };
 
@@ -161,8 +212,26 @@ Result<ResponsesTranslation> translate_responses_request(const json& body) {
             const std::string where = "input[" + std::to_string(i) + "]";
             if (!item.is_object()) return invalid_argument(where + ": expected an object, got " + type_name(item));
             KITE_ASSIGN_OR_RETURN(auto type, get_string(item, "type"));
+            if (type && *type == "function_call") {  // an earlier call of the model, sent back
+                KITE_ASSIGN_OR_RETURN(auto call_id, get_string(item, "call_id"));
+                KITE_ASSIGN_OR_RETURN(auto name, get_string(item, "name"));
+                KITE_ASSIGN_OR_RETURN(auto args, get_string(item, "arguments"));
+                if (!name) return invalid_argument(where + ".name: is required");
+                messages.push_back({{"role", "assistant"}, {"content", ""},
+                                    {"tool_calls", json::array({{{"id", call_id.value_or("")}, {"type", "function"},
+                                                                 {"function", {{"name", *name}, {"arguments", args.value_or("{}")}}}}})}});
+                continue;
+            }
+            if (type && *type == "function_call_output") {  // the result of a call
+                KITE_ASSIGN_OR_RETURN(auto call_id, get_string(item, "call_id"));
+                auto output = item.find("output");
+                if (output == item.end() || output->is_null()) return invalid_argument(where + ".output: is required");
+                KITE_ASSIGN_OR_RETURN(auto text, content_text(*output, where + ".output"));
+                messages.push_back({{"role", "tool"}, {"tool_call_id", call_id.value_or("")}, {"content", text}});
+                continue;
+            }
             if (type.value_or("message") != "message")
-                return invalid_argument(where + ".type: '" + *type + "' items are not supported (only message)");
+                return invalid_argument(where + ".type: '" + *type + "' items are not supported (message, function_call, function_call_output)");
             KITE_ASSIGN_OR_RETURN(auto role, get_string(item, "role"));
             if (!role) return invalid_argument(where + ".role: is required");
             if (*role != "user" && *role != "system" && *role != "developer" && *role != "assistant")
@@ -181,7 +250,8 @@ Result<ResponsesTranslation> translate_responses_request(const json& body) {
     json chat = json::object();
     for (const char* same : {"model", "temperature", "top_p", "stream", "user", "seed", "top_k", "min_p",
                              "repetition_penalty", "presence_penalty", "frequency_penalty", "stop",
-                             "chat_template_kwargs"}) {
+                             "chat_template_kwargs", "guided_json", "guided_regex", "guided_choice", "guided_grammar",
+                             "ignore_eos", "min_tokens"}) {
         auto it = body.find(same);
         if (it != body.end()) chat[same] = *it;
     }
@@ -201,6 +271,40 @@ Result<ResponsesTranslation> translate_responses_request(const json& body) {
             }
         }
     }
+    // Function tools: Responses' flat {type, name, parameters} -> chat's {type, function: {...}}.
+    json echo_tools = json::array();
+    if (auto it = body.find("tools"); it != body.end() && !it->is_null()) {
+        if (!it->is_array()) return invalid_argument("tools: expected an array of tools, got " + type_name(*it));
+        json tools = json::array();
+        for (size_t i = 0; i < it->size(); ++i) {
+            const json& t = (*it)[i];
+            const std::string where = "tools[" + std::to_string(i) + "]";
+            if (!t.is_object()) return invalid_argument(where + ": expected an object, got " + type_name(t));
+            KITE_ASSIGN_OR_RETURN(auto type, get_string(t, "type"));
+            if (type.value_or("") != "function")
+                return invalid_argument(where + ".type: '" + type.value_or("") + "' is not supported (only function)");
+            KITE_ASSIGN_OR_RETURN(auto name, get_string(t, "name"));
+            if (!name || name->empty()) return invalid_argument(where + ".name: is required");
+            json f = {{"name", *name}};
+            if (t.contains("description")) f["description"] = t["description"];
+            if (t.contains("parameters") && !t["parameters"].is_null()) f["parameters"] = t["parameters"];
+            tools.push_back({{"type", "function"}, {"function", f}});
+            json e = t;
+            if (!e.contains("parameters")) e["parameters"] = nullptr;
+            if (!e.contains("strict")) e["strict"] = true;
+            echo_tools.push_back(e);
+        }
+        chat["tools"] = tools;
+    }
+    if (auto it = body.find("tool_choice"); it != body.end() && !it->is_null()) {
+        if (it->is_object()) {
+            KITE_ASSIGN_OR_RETURN(auto name, get_string(*it, "name"));
+            if (!name) return invalid_argument(R"(tool_choice: expected "none", "auto", "required" or {"type": "function", "name": ...})");
+            chat["tool_choice"] = {{"type", "function"}, {"function", {{"name", *name}}}};
+        } else {
+            chat["tool_choice"] = *it;
+        }
+    }
     chat["messages"] = messages;
     out.chat_body = std::move(chat);
 
@@ -210,8 +314,8 @@ Result<ResponsesTranslation> translate_responses_request(const json& body) {
     e["temperature"] = body.contains("temperature") ? body["temperature"] : json(1.0);
     e["top_p"] = body.contains("top_p") ? body["top_p"] : json(1.0);
     e["max_output_tokens"] = body.contains("max_output_tokens") ? body["max_output_tokens"] : json(nullptr);
-    e["tools"] = json::array();
-    e["tool_choice"] = "auto";
+    e["tools"] = echo_tools;
+    e["tool_choice"] = body.contains("tool_choice") && !body["tool_choice"].is_null() ? body["tool_choice"] : json("auto");
     e["parallel_tool_calls"] = true;
     e["metadata"] = body.contains("metadata") && body["metadata"].is_object() ? body["metadata"] : json::object();
     e["text"] = {{"format", {{"type", "text"}}}};
@@ -236,13 +340,17 @@ void handle_responses(ServerState& st, const HttpRequest& req, std::shared_ptr<E
         if (msg.rfind("max_tokens:", 0) == 0) msg = "max_output_tokens:" + msg.substr(11);
         return respond_error(st, req, *ex, invalid_argument(msg));
     }
-    if (Status s = apply_structured_output(st, tr->chat_body, parsed->request); !s.is_ok()) return respond_error(st, req, *ex, s);
-    auto prompt = render_chat_prompt(st, tr->chat_body, tr->chat_body["messages"]);
+    auto tools = apply_tools(st, tr->chat_body, parsed->request);
+    if (!tools.ok()) return respond_error(st, req, *ex, tools.status());
+    json messages = tr->chat_body["messages"];
+    prepare_tool_messages(messages);
+    if (!tools->active()) tr->chat_body.erase("tools");  // tool_choice "none": the template sees no tools
+    auto prompt = render_chat_prompt(st, tr->chat_body, messages);
     if (!prompt.ok()) return respond_error(st, req, *ex, prompt.status());
     std::vector<PreparedPrompt> prompts;
     prompts.push_back(std::move(*prompt));
     launch_generation(st, req, ex, std::move(*parsed), ApiKind::kChat, std::move(prompts),
-                      std::make_unique<ResponsesApi>(std::move(tr->echo)), "resp_");
+                      std::make_unique<ResponsesApi>(std::move(tr->echo), std::move(*tools)), "resp_");
 }
 
 }  // namespace kite::server

@@ -49,7 +49,9 @@ Status load_everything(const ServeOptions& o, ServerState& st) {
     st.limits.vocab_size = cfg.vocab_size;
     st.limits.max_model_len = engine->max_model_len();
     st.limits.defaults = load_generation_defaults(o.model_path);
-    st.loras.configure(o.max_loras, o.max_lora_rank);
+    // The LoRA delta is a CPU op so far: refuse adapters up front rather than fail a GPU batch.
+    st.loras.configure(o.max_loras, o.max_lora_rank,
+                       o.load.device == Device::kCpu ? "" : "LoRA adapters run on the CPU only for now (--device cpu)");
     for (const auto& [name, path] : o.lora_modules)
         if (Status s = st.loras.load(name, path); !s.is_ok()) return Status(s.code(), "--lora-modules " + name + ": " + s.message());
     st.tokenizer = tok;

@@ -175,6 +175,17 @@ ParsedOutput parse_tool_output(const std::string& text, const ToolConfig& cfg) {
     return out;
 }
 
+Result<ToolConfig> apply_tools(ServerState& st, const json& body, GenerationRequest& request) {
+    KITE_ASSIGN_OR_RETURN(ToolConfig tools, parse_tools(body));
+    KITE_RETURN_IF_ERROR(apply_structured_output(st, body, request));
+    if (auto tc = tool_constraint(tools)) {
+        if (request.logits_processor)
+            return invalid_argument("tool_choice: 'required' or a named function cannot be combined with response_format or guided_*");
+        KITE_RETURN_IF_ERROR(attach_constraint(st, *tc, request));
+    }
+    return tools;
+}
+
 void prepare_tool_messages(json& messages) {
     for (json& m : messages) {
         auto tc = m.find("tool_calls");

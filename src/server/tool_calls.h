@@ -39,6 +39,10 @@ Result<ToolConfig> parse_tools(const nlohmann::json& body);
 std::optional<ConstraintRequest> tool_constraint(const ToolConfig& cfg);
 // The model's whole output read as tool calls (calls of unknown functions are left as text).
 ParsedOutput parse_tool_output(const std::string& text, const ToolConfig& cfg);
+// What a chat-like handler does after parse_generation: the adapter and response_format / guided_*
+// (apply_structured_output), then tools / tool_choice with the constraint that required / a named
+// function imply. Errors name the field.
+Result<ToolConfig> apply_tools(ServerState& st, const nlohmann::json& body, GenerationRequest& request);
 // Assistant messages' tool_calls[].function.arguments as objects, which chat templates expect.
 void prepare_tool_messages(nlohmann::json& messages);
 

@@ -287,3 +287,40 @@ def test_sdk_parse_pydantic(server, client):
     city = r.choices[0].message.parsed
     assert isinstance(city, City)
     jsonschema.validate(json.loads(r.choices[0].message.content), City.model_json_schema())
+
+
+def test_responses_function_calls(tools_server):
+    """The Responses API's function tools: calls come back as function_call output items, plain and
+    streamed (OpenAI's events), and a conversation with the call and its output can be sent back."""
+    tool = {"type": "function", "name": "get_time", "parameters": TIME["function"]["parameters"]}
+    forced = r'<tool_call>\{"name": "get_time", "arguments": \{"zone": "UTC"\}\}</tool_call>'
+    body = {"model": "stories260K", "input": "What time is it?", "tools": [tool], "max_output_tokens": 200,
+            "guided_regex": forced}
+    status, out = post_json(tools_server.base + "/v1/responses", body)
+    assert status == 200, out
+    check_schema("Response", out)
+    calls = [o for o in out["output"] if o["type"] == "function_call"]
+    assert [(c["name"], json.loads(c["arguments"])) for c in calls] == [("get_time", {"zone": "UTC"})]
+    assert calls[0]["call_id"] and out["status"] == "completed"
+    client = openai.OpenAI(base_url=tools_server.base + "/v1", api_key="unused", max_retries=0, timeout=60)
+    r = client.responses.create(model="stories260K", input="What time is it?", tools=[tool], max_output_tokens=200,
+                                extra_body={"guided_regex": forced})
+    assert r.output[0].type == "function_call" and r.output[0].name == "get_time"
+    events = list(client.responses.create(model="stories260K", input="What time is it?", tools=[tool],
+                                          max_output_tokens=200, extra_body={"guided_regex": forced}, stream=True))
+    raw = http("POST", tools_server.base + "/v1/responses", dict(body, stream=True))[2].decode()
+    for block in [b for b in raw.split("\n\n") if b.strip()]:
+        name, data = block.split("\n", 1)
+        event = json.loads(data[len("data: "):])
+        assert name == "event: " + event["type"]
+        check_schema("ResponseStreamEvent", event)
+    done = [e for e in events if e.type == "response.function_call_arguments.done"]
+    assert len(done) == 1 and json.loads(done[0].arguments) == {"zone": "UTC"}
+    assert events[-1].type == "response.completed"
+    assert [o.type for o in events[-1].response.output] == ["function_call"]
+    # Sending the call and its result back.
+    follow = client.responses.create(model="stories260K", tools=[tool], max_output_tokens=5, input=[
+        {"role": "user", "content": "What time is it?"},
+        {"type": "function_call", "call_id": r.output[0].call_id, "name": "get_time", "arguments": r.output[0].arguments},
+        {"type": "function_call_output", "call_id": r.output[0].call_id, "output": "12:00"}])
+    assert follow.status in ("completed", "incomplete")
