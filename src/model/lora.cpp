@@ -1,6 +1,7 @@
 // PEFT adapter loading and the reference (CPU) low-rank delta.
 #include "model/lora.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <fstream>
@@ -9,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/parallel.h"
 #include "io/safetensors.h"
 
 namespace kite {
@@ -149,21 +151,26 @@ Status lora_add(const LoraModule& m, const Tensor& x, int64_t t0, int64_t t1, Te
     if (col + rows > out.shape()[1]) return internal_error("lora_add: lora_B rows exceed the output");
     const float* A = m.a.data<float>();
     const float* B = m.b.data<float>();
-    std::vector<float> h(static_cast<size_t>(r));
-    for (int64_t t = t0; t < t1; ++t) {
-        const float* xt = x.data<float>() + t * in;
-        for (int64_t i = 0; i < r; ++i) {
-            float s = 0;
-            for (int64_t k = 0; k < in; ++k) s += A[i * in + k] * xt[k];
-            h[static_cast<size_t>(i)] = s;
+    // Tokens are independent and each is summed in a fixed order, so the result does not depend on
+    // how the tokens are split among threads (nor on the batch around them).
+    const int64_t work = std::max<int64_t>(1, r * (in + rows));
+    parallel_for(t1 - t0, std::max<int64_t>(1, 65536 / work), [&](int64_t begin, int64_t end) {
+        std::vector<float> h(static_cast<size_t>(r));
+        for (int64_t t = t0 + begin; t < t0 + end; ++t) {
+            const float* xt = x.data<float>() + t * in;
+            for (int64_t i = 0; i < r; ++i) {
+                float s = 0;
+                for (int64_t k = 0; k < in; ++k) s += A[i * in + k] * xt[k];
+                h[static_cast<size_t>(i)] = s;
+            }
+            float* o = out.data<float>() + t * out.shape()[1] + col;
+            for (int64_t j = 0; j < rows; ++j) {
+                float s = 0;
+                for (int64_t i = 0; i < r; ++i) s += B[j * r + i] * h[static_cast<size_t>(i)];
+                o[j] += m.scale * s;
+            }
         }
-        float* o = out.data<float>() + t * out.shape()[1] + col;
-        for (int64_t j = 0; j < rows; ++j) {
-            float s = 0;
-            for (int64_t i = 0; i < r; ++i) s += B[j * r + i] * h[static_cast<size_t>(i)];
-            o[j] += m.scale * s;
-        }
-    }
+    });
     return Status::ok();
 }
 
