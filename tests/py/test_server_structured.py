@@ -324,3 +324,18 @@ def test_responses_function_calls(tools_server):
         {"type": "function_call", "call_id": r.output[0].call_id, "name": "get_time", "arguments": r.output[0].arguments},
         {"type": "function_call_output", "call_id": r.output[0].call_id, "output": "12:00"}])
     assert follow.status in ("completed", "incomplete")
+
+
+def test_n_samples_each_constrained(server):
+    """n > 1: every sample has its own matcher (and stays inside the constraint)."""
+    body = {"model": served_model(server), "prompt": "Once upon a time", "max_tokens": 30, "temperature": 1.5,
+            "seed": 9, "n": 4, "guided_regex": r"(cat|dog)s? (run|sleep)[.!]"}
+    status, out = post_json(server.base + "/v1/completions", body)
+    assert status == 200, out
+    assert len(out["choices"]) == 4
+    for c in out["choices"]:
+        assert re.fullmatch(r"(cat|dog)s? (run|sleep)[.!]", c["text"]), c
+        assert c["finish_reason"] == "stop"
+    status, out = post_json(server.base + "/", {"prompt": "Once", "generate_config": {
+        "num_beams": 2, "max_new_tokens": 4, "guided_choice": ["a", "b"]}})
+    assert status == 400 and "beam" in json.dumps(out), out
