@@ -56,7 +56,7 @@ Status AttentionBlock::forward(int layer, const Tensor& x, StepContext& ctx, Ten
     Tensor& k = ctx.ws.get("attn.k", {T, nkv, D});
     Tensor& v = ctx.ws.get("attn.v", {T, nkv, D});
     Tensor& attn = ctx.ws.get("attn.out", {T, nh, D});
-    KITE_RETURN_IF_ERROR(qkv_.forward(x, qkv));
+    KITE_RETURN_IF_ERROR(qkv_.forward(x, qkv, ctx));
     KITE_RETURN_IF_ERROR(take_columns(qkv, 0, nh * D, q));
     KITE_RETURN_IF_ERROR(take_columns(qkv, nh * D, nkv * D, k));
     KITE_RETURN_IF_ERROR(take_columns(qkv, (nh + nkv) * D, nkv * D, v));
@@ -83,7 +83,7 @@ Status AttentionBlock::forward(int layer, const Tensor& x, StepContext& ctx, Ten
     ap.alibi_falcon_bf16 = spec_.alibi_falcon_bf16;
     KITE_RETURN_IF_ERROR(ops::paged_attention(q, ctx.kv.k(layer), ctx.kv.v(layer), batch.query_start,
                                               batch.context_lens, batch.block_tables, ap, attn));
-    return o_.forward(attn.reshape({T, nh * D}), out);
+    return o_.forward(attn.reshape({T, nh * D}), out, ctx);
 }
 
 }  // namespace kite

@@ -103,8 +103,15 @@ struct LinearSpec {
 struct Linear {
     Weight w;
     Tensor bias;  // undefined when none
+    // The checkpoint modules stacked in w ("model.layers.0.self_attn.q_proj") and their first output
+    // columns: where a LoRA adapter's delta for each of them goes.
+    std::vector<std::string> modules;
+    std::vector<int64_t> offsets;
+    bool reordered = false;  // row_order applied: per-module columns are not contiguous
     static Result<Linear> load(const LinearSpec& spec, WeightLoader& loader);
     Status forward(const Tensor& x, Tensor& out) const;
+    // The same, plus each sequence's LoRA delta when the step uses adapters (ForwardBatch::loras).
+    Status forward(const Tensor& x, Tensor& out, const StepContext& ctx) const;
     void tensors(TensorList& out) { out.push_back(&w.t); out.push_back(&bias); }
 };
 
