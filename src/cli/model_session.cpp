@@ -17,12 +17,28 @@ void declare_load_flags(Flags& f) {
     f.add("device", "cpu|cuda", "where the model runs (default cpu)", "KITE_DEVICE");
     f.add_switch("keep-quantized", "GGUF: compute on the quantized blocks instead of dequantizing at load",
                  "KITE_KEEP_QUANTIZED");
+    f.add("quantization", "int8|int4", "quantize every linear but the output head at load, weight-only (fp8: GPU only)");
+    f.add("quant-group-size", "G", "inputs per scale: int4 default 128, int8 default one per output channel; -1: per channel");
+    f.add_switch("quant-zero-point", "with --quantization: asymmetric, a zero point per group (default symmetric)");
 }
 
 Result<LoadOptions> load_options_from_flags(const Flags& f) {
     LoadOptions lo;
     lo.keep_quantized = f.get_switch("keep-quantized");
     KITE_ASSIGN_OR_RETURN(lo.device, parse_device(f.get_or("device", "cpu")));
+    if (auto q = f.get("quantization")) {
+        if (*q == "int8") lo.quant_bits = 8;
+        else if (*q == "int4") lo.quant_bits = 4;
+        else if (*q == "fp8") return unimplemented("--quantization fp8 needs a GPU build (no CPU FP8 path); use int8 or int4");
+        else return invalid_argument("--quantization: expected int8, int4 or fp8, got '" + *q + "'");
+    } else if (f.has("quant-group-size") || f.get_switch("quant-zero-point")) {
+        return invalid_argument("--quant-group-size and --quant-zero-point need --quantization int8|int4");
+    }
+    KITE_ASSIGN_OR_RETURN(lo.quant_group_size, f.get_int("quant-group-size", lo.quant_bits == 4 ? 128 : -1, -1, 1 << 24));
+    if (lo.quant_group_size == 0 || (lo.quant_group_size > 0 && lo.quant_group_size % 8 != 0))
+        return invalid_argument("--quant-group-size " + std::to_string(lo.quant_group_size) +
+                                ": expected a positive multiple of 8, or -1 for one scale per output channel");
+    lo.quant_zero_point = f.get_switch("quant-zero-point");
     return lo;
 }
 

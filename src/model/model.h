@@ -39,6 +39,13 @@ struct LoadOptions {
     // the GPU at load; the KV cache must then be on the GPU too (KvCacheShape::device). Logits still
     // come back to the host for sampling.
     Device device = Device::kCpu;
+    // Load-time weight-only quantization of every linear but the output head (--quantization, as
+    // rtp-llm's INT8/INT4 and vLLM's RTN): 0 (none), 8 (INT8, one scale per output channel unless
+    // quant_group_size > 0) or 4 (INT4, groups of quant_group_size inputs); symmetric unless
+    // quant_zero_point. Checkpoints that are already quantized (GPTQ / AWQ) refuse it.
+    int quant_bits = 0;
+    int64_t quant_group_size = 0;
+    bool quant_zero_point = false;
 };
 
 // A model folder (config.json + *.safetensors) or a .gguf file.

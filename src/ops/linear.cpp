@@ -1,5 +1,6 @@
 // ops::linear and ops::embedding: validation and dispatch (dense f32 or quantized weights).
 #include "ops/cpu/kernels.h"
+#include "ops/cpu/wq_kernels.h"
 #include "ops/cuda/kernels.h"
 #include "ops/dispatch.h"
 #include "ops/ops.h"
@@ -7,11 +8,32 @@
 
 namespace kite::ops {
 
+namespace {
+
+// Integer weight-only weights (ops/wq.h): CPU only for now.
+Status linear_int(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out) {
+    const int64_t T = x.dim(0), K = x.dim(1), N = w.out_features();
+    if (on_cuda(x)) return unimplemented("linear: INT8/INT4 weight-only weights have no CUDA kernel yet (use --device cpu)");
+    if (w.in_features() != K)
+        return invalid_argument("linear: x " + x.shape_string() + " does not match the quantized weight's " +
+                                std::to_string(w.in_features()) + " input features");
+    if (out.ndim() != 2 || out.dim(0) != T || out.dim(1) != N || out.dtype() != DType::kF32)
+        return invalid_argument("linear: out must be f32 [" + std::to_string(T) + ", " + std::to_string(N) + "], got " +
+                                out.shape_string());
+    if (bias != nullptr && (bias->numel() != N || bias->dtype() != DType::kF32))
+        return invalid_argument("linear: bias must be f32 [" + std::to_string(N) + "]");
+    cpu::wq_matmul(x.data<float>(), T, w, bias ? bias->data<float>() : nullptr, out.data<float>());
+    return Status::ok();
+}
+
+}  // namespace
+
 Status linear(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out) {
     KITE_RETURN_IF_ERROR(require_one_device("linear", {&x, &w.t, bias, &out}));
     KITE_RETURN_IF_ERROR(require_f32("linear", "x", x));
     KITE_RETURN_IF_ERROR(require_shape("linear", "x", x, 2));
     KITE_RETURN_IF_ERROR(require_shape("linear", "weight", w.t, 2));
+    if (w.is_int_quantized()) return linear_int(x, w, bias, out);
     const int64_t T = x.dim(0), K = x.dim(1), N = w.out_features();
     if (w.in_features() != K)
         return invalid_argument("linear: x " + x.shape_string() + " does not match weight " + w.t.shape_string());
