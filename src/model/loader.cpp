@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/mapped_file.h"
+#include "model/blocks/decoder.h"
 #include "model/registry.h"
 #include "model/weight_source.h"
 
@@ -59,17 +60,25 @@ KvCacheShape Model::kv_shape(int num_blocks, int block_size) const {
 
 Result<std::unique_ptr<Model>> load_model(const std::string& path, const LoadOptions& options) {
     KITE_ASSIGN_OR_RETURN(auto source, open_source(path, options.dummy_weights));
-    KITE_ASSIGN_OR_RETURN(ModelConfig config, parse_model_config(source->config_json(), config_name(path)));
-    const ArchEntry* arch = find_architecture(config.architecture);
+    const std::string src = config_name(path);
+    const nlohmann::json& j = source->config_json();
+    if (!j.is_object()) return invalid_argument(src + ": expected a JSON object");
+    auto archs = j.find("architectures");
+    if (archs == j.end() || !archs->is_array() || archs->empty() || !(*archs)[0].is_string())
+        return invalid_argument(src + ": missing \"architectures\" (expected e.g. [\"LlamaForCausalLM\"])");
+    const std::string name = (*archs)[0].get<std::string>();
+    const ArchDef* arch = find_architecture(name);
     if (arch == nullptr)
-        return unimplemented(config_name(path) + ": architecture " + config.architecture +
-                             " is not supported (supported: " + supported_architectures() + ")");
-    if (arch->adjust != nullptr) KITE_RETURN_IF_ERROR(arch->adjust(config, source->config_json()));
-    if (config.eos_token_ids.empty()) {
+        return unimplemented(src + ": architecture " + name + " is not supported (supported: " +
+                             supported_architectures() + ")");
+    KITE_ASSIGN_OR_RETURN(DecoderSpec spec, arch->describe(j, src));
+    spec.config.architecture = name;
+    if (spec.config.model_type.empty()) spec.config.model_type = arch->model_type;
+    if (spec.config.eos_token_ids.empty()) {
         auto gen = parse_generation_config(source->generation_config_json(), path);
-        if (gen.ok()) config.eos_token_ids = gen->eos_token_ids;
+        if (gen.ok()) spec.config.eos_token_ids = gen->eos_token_ids;
     }
-    return arch->make(config, *source, options);
+    return make_decoder(std::move(spec), *source, options);
 }
 
 GenerationDefaults load_generation_defaults(const std::string& path) {
