@@ -167,6 +167,23 @@ Result<Weight> stack_int_weights(const std::vector<Weight>& parts, const std::st
     return w;
 }
 
+Weight permute_int_weight_rows(const Weight& w, const std::vector<int64_t>& order) {
+    const int64_t N = w.out_features();
+    auto permute = [&](const Tensor& t) {
+        const int64_t row_bytes = t.nbytes() / N;
+        Tensor out = Tensor::zeros(t.dtype(), t.shape());
+        for (int64_t r = 0; r < N; ++r)
+            std::memcpy(out.data<uint8_t>() + r * row_bytes, t.data<uint8_t>() + order[r] * row_bytes, row_bytes);
+        return out;
+    };
+    if (w.quant.perm.defined() && w.quant.perm.dim(0) > 1) return Weight{permute(dequantize_weight(w))};
+    Weight out = w;
+    out.t = permute(w.t);
+    out.quant.scales = permute(w.quant.scales);
+    out.quant.zeros = permute(w.quant.zeros);
+    return out;
+}
+
 Tensor dequantize_weight(const Weight& w) {
     const IntWeightQuant& q = w.quant;
     const int64_t N = w.out_features(), K = q.in_features, G = q.group_size, groups = q.scales.dim(1);

@@ -34,6 +34,10 @@ Result<Weight> make_int_weight(int bits, int64_t N, int64_t K, int64_t group_siz
 // K, storage bits, group size and rounding; act-order permutations stay per part.
 Result<Weight> stack_int_weights(const std::vector<Weight>& parts, const std::string& what);
 
+// Output rows reordered: row i of the result is row order[i] of w (fused per-head layouts). A
+// weight whose act-order parts would no longer be contiguous comes back dequantized to f32.
+Weight permute_int_weight_rows(const Weight& w, const std::vector<int64_t>& order);
+
 // The f32 [N, K] weight a packed weight stands for, in the original input order.
 Tensor dequantize_weight(const Weight& w);
 

@@ -177,3 +177,30 @@ TEST(WeightOnly, BadInputsAreErrors) {
 
 }  // namespace
 }  // namespace kite::ops
+
+namespace kite::ops {
+namespace {
+
+TEST(WeightOnly, PermutedRowsFollowTheirScalesAndPermutations) {
+    for (bool two_parts : {false, true}) {
+        Case a = make_case(4, 6, 64, 32, true, true, 21), b = make_case(4, 4, 64, 32, true, true, 22);
+        Weight w = a.w;
+        std::vector<double> dense = a.dense;
+        if (two_parts) {
+            w = *stack_int_weights({a.w, b.w}, "w");
+            dense.insert(dense.end(), b.dense.begin(), b.dense.end());
+        }
+        const int64_t N = w.out_features(), K = 64;
+        std::vector<int64_t> order(N);
+        for (int64_t i = 0; i < N; ++i) order[i] = (i * 3 + 1) % N;  // 3 is coprime with 6 and 10
+        Weight p = permute_int_weight_rows(w, order);
+        EXPECT_EQ(p.is_int_quantized(), !two_parts);  // parts no longer contiguous: dequantized
+        std::vector<double> want(N * K);
+        for (int64_t i = 0; i < N; ++i)
+            for (int64_t k = 0; k < K; ++k) want[i * K + k] = dense[order[i] * K + k];
+        expect_linear_matches(p, want, 3, false, 5);
+    }
+}
+
+}  // namespace
+}  // namespace kite::ops

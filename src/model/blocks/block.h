@@ -102,7 +102,12 @@ struct Linear {
     Tensor bias;  // undefined when none
     static Result<Linear> load(const LinearSpec& spec, WeightLoader& loader);
     Status forward(const Tensor& x, Tensor& out) const;
-    void tensors(TensorList& out) { out.push_back(&w.t); out.push_back(&bias); }
+    void tensors(TensorList& out) {
+        out.push_back(&w.t);
+        out.push_back(&w.quant.scales);  // undefined unless integer weight-only (ops/wq.h)
+        out.push_back(&w.quant.zeros);
+        out.push_back(&bias);
+    }
 };
 
 // Copies columns [col, col + width) of each row of src [T, stride] into dst [T, width].
