@@ -19,6 +19,8 @@ void declare_load_flags(Flags& f) {
                  "KITE_KEEP_QUANTIZED");
     f.add("quantization", "int8|int4", "quantize every linear but the output head at load, weight-only (fp8: GPU only)");
     f.add("quant-group-size", "G", "inputs per scale: int4 default 128, int8 default one per output channel; -1: per channel");
+    f.add("kv-cache-dtype", "auto|int8|fp8", "K/V cache storage: f32 (auto), or 8-bit codes with a scale per token and head (CPU)",
+          "KV_CACHE_DTYPE");
     f.add_switch("quant-zero-point", "with --quantization: asymmetric, a zero point per group (default symmetric)");
 }
 
@@ -39,6 +41,10 @@ Result<LoadOptions> load_options_from_flags(const Flags& f) {
         return invalid_argument("--quant-group-size " + std::to_string(lo.quant_group_size) +
                                 ": expected a positive multiple of 8, or -1 for one scale per output channel");
     lo.quant_zero_point = f.get_switch("quant-zero-point");
+    const std::string kvd = f.get_or("kv-cache-dtype", "auto");
+    if (kvd == "int8") lo.kv_cache_dtype = ops::KvCacheDtype::kInt8;
+    else if (kvd == "fp8" || kvd == "fp8_e4m3") lo.kv_cache_dtype = ops::KvCacheDtype::kFp8;
+    else if (kvd != "auto") return invalid_argument("--kv-cache-dtype: expected auto, int8 or fp8, got '" + kvd + "'");
     return lo;
 }
 

@@ -8,6 +8,7 @@
 
 #include "core/status.h"
 #include "core/tensor.h"
+#include "ops/kv_quant.h"
 
 namespace kite {
 
@@ -19,10 +20,16 @@ struct KvCacheShape {
     int head_dim = 0;
     DType dtype = DType::kF32;
     Device device = Device::kCpu;  // kCuda: the pools live in GPU memory (a KITE_CUDA build)
+    // 8-bit K/V (--kv-cache-dtype, ops/kv_quant.h): codes of `dtype` I8 / U8 plus one f32 scale per
+    // token and KV head. kAuto: f32 K/V.
+    ops::KvCacheDtype kv_dtype = ops::KvCacheDtype::kAuto;
 
     int64_t block_elems() const { return int64_t(block_size) * num_kv_heads * head_dim; }
-    // Bytes one block takes over all layers, K and V.
-    int64_t bytes_per_block() const { return 2 * num_layers * dtype_bytes_for(dtype, block_elems()); }
+    // Bytes one block takes over all layers, K and V (and their scales).
+    int64_t bytes_per_block() const {
+        const int64_t scales = kv_dtype == ops::KvCacheDtype::kAuto ? 0 : int64_t(block_size) * num_kv_heads * 4;
+        return 2 * num_layers * (dtype_bytes_for(dtype, block_elems()) + scales);
+    }
 };
 
 class KvCache {
@@ -32,6 +39,9 @@ public:
     const KvCacheShape& shape() const { return shape_; }
     Tensor& k(int layer) { return k_[layer]; }
     Tensor& v(int layer) { return v_[layer]; }
+    // 8-bit caches: f32 [num_blocks, block_size, kv_heads] scales of each K / V row.
+    Tensor& k_scale(int layer) { return k_scale_[layer]; }
+    Tensor& v_scale(int layer) { return v_scale_[layer]; }
 
     // Copy every layer's K/V of block `src` into block `dst` (copy-on-write of a shared block).
     void copy_block(int src, int dst);
@@ -41,7 +51,9 @@ public:
 
 private:
     KvCacheShape shape_;
-    std::vector<Tensor> k_, v_;
+    std::vector<Tensor> k_, v_, k_scale_, v_scale_;
+    // Every pool of a layer (K, V and, when 8-bit, their scales): what block copies and swaps move.
+    std::vector<const Tensor*> pools(int layer) const;
 };
 
 }  // namespace kite

@@ -55,6 +55,8 @@ KvCacheShape Model::kv_shape(int num_blocks, int block_size) const {
     s.num_kv_heads = config().num_kv_heads;
     s.head_dim = config().head_dim;
     s.device = device();  // a CUDA model gets its KV pools on the GPU with no change at call sites
+    s.kv_dtype = kv_cache_dtype_;
+    if (s.kv_dtype != ops::KvCacheDtype::kAuto) s.dtype = s.kv_dtype == ops::KvCacheDtype::kInt8 ? DType::kI8 : DType::kU8;
     return s;
 }
 
@@ -78,7 +80,11 @@ Result<std::unique_ptr<Model>> load_model(const std::string& path, const LoadOpt
         auto gen = parse_generation_config(source->generation_config_json(), path);
         if (gen.ok()) spec.config.eos_token_ids = gen->eos_token_ids;
     }
-    return make_decoder(std::move(spec), *source, options);
+    KITE_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, make_decoder(std::move(spec), *source, options));
+    if (options.kv_cache_dtype != ops::KvCacheDtype::kAuto && options.device != Device::kCpu)
+        return unimplemented("--kv-cache-dtype int8/fp8 has no CUDA kernels yet (use auto with --device cuda)");
+    model->set_kv_cache_dtype(options.kv_cache_dtype);
+    return model;
 }
 
 GenerationDefaults load_generation_defaults(const std::string& path) {

@@ -29,6 +29,11 @@ public:
     // The KV shape this model needs for `num_blocks` blocks of `block_size` tokens, on its device
     // (by default num_kv_heads x head_dim of the config; a mixer with another cache layout overrides).
     virtual KvCacheShape kv_shape(int num_blocks, int block_size) const;
+    // K/V in 8 bits (LoadOptions::kv_cache_dtype); kv_shape() carries it to every cache made.
+    void set_kv_cache_dtype(ops::KvCacheDtype d) { kv_cache_dtype_ = d; }
+
+protected:
+    ops::KvCacheDtype kv_cache_dtype_ = ops::KvCacheDtype::kAuto;
 };
 
 struct LoadOptions {
@@ -46,6 +51,8 @@ struct LoadOptions {
     // quant_group_size > 0) or 4 (INT4, groups of quant_group_size inputs); symmetric unless
     // quant_zero_point. Checkpoints that are already quantized (GPTQ / AWQ) refuse it.
     int quant_bits = 0;
+    // --kv-cache-dtype: f32 (kAuto), or int8 / fp8 codes with a scale per token and KV head (CPU).
+    ops::KvCacheDtype kv_cache_dtype = ops::KvCacheDtype::kAuto;
     int64_t quant_group_size = 0;
     bool quant_zero_point = false;
 };

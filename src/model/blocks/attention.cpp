@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "model/blocks/pending_ops.h"
+#include "ops/kv_quant.h"
 
 namespace kite {
 
@@ -69,11 +70,19 @@ Status AttentionBlock::forward(int layer, const Tensor& x, StepContext& ctx, Ten
         KITE_RETURN_IF_ERROR(ops::rope(q, r.cos, r.sin, r.rot_dim, layout));
         KITE_RETURN_IF_ERROR(ops::rope(k, r.cos, r.sin, r.rot_dim, layout));
     }
-    KITE_RETURN_IF_ERROR(ops::write_kv(k, v, batch.slot_mapping, ctx.kv.k(layer), ctx.kv.v(layer)));
     ops::AttentionParams ap;
     ap.scale = spec_.scale > 0 ? spec_.scale : 1.0f / std::sqrt(static_cast<float>(D));
     ap.sliding_window = spec_.sliding_window;
     if (spec_.softcap > 0 || spec_.alibi) return unimplemented("attention soft-capping / ALiBi: not in this build yet");
+    if (const ops::KvCacheDtype kvd = ctx.kv.shape().kv_dtype; kvd != ops::KvCacheDtype::kAuto) {  // 8-bit cache
+        KvCache& kv = ctx.kv;
+        KITE_RETURN_IF_ERROR(ops::write_kv_quant(kvd, k, v, batch.slot_mapping, kv.k(layer), kv.v(layer), kv.k_scale(layer),
+                                                 kv.v_scale(layer)));
+        KITE_RETURN_IF_ERROR(ops::paged_attention_quant(kvd, q, kv.k(layer), kv.v(layer), kv.k_scale(layer), kv.v_scale(layer),
+                                                        batch.query_start, batch.context_lens, batch.block_tables, ap, attn));
+        return o_.forward(attn.reshape({T, nh * D}), out);
+    }
+    KITE_RETURN_IF_ERROR(ops::write_kv(k, v, batch.slot_mapping, ctx.kv.k(layer), ctx.kv.v(layer)));
     KITE_RETURN_IF_ERROR(ops::paged_attention(q, ctx.kv.k(layer), ctx.kv.v(layer), batch.query_start,
                                               batch.context_lens, batch.block_tables, ap, attn));
     return o_.forward(attn.reshape({T, nh * D}), out);
