@@ -82,8 +82,7 @@ Result<Tensor> WeightLoader::fetch(const std::string& name, const std::vector<in
     if (t.shape() != shape)
         return invalid_argument(source_->location(name) + ": tensor " + name + " has shape " + t.shape_string() +
                                 ", expected " + want);
-    // Load-time quantization starts from f32, whatever the checkpoint stores.
-    if (allow_quantized && options_.keep_quantized && options_.quant_bits == 0 && dtype_is_quantized(t.dtype())) return t;
+    if (allow_quantized && options_.keep_quantized && dtype_is_quantized(t.dtype())) return t;
     return to_f32(t, source_->location(name) + ": tensor " + name);
 }
 
@@ -100,7 +99,8 @@ Status WeightLoader::parse_quant_config() {
 Result<Weight> WeightLoader::linear_part(const std::string& name, int64_t rows, int64_t in) {
     if (!options_.dummy_weights && !source_->has(name) && has_packed_linear(*source_, name))
         return load_packed_linear(*source_, checkpoint_quant_, name, rows, in);
-    KITE_ASSIGN_OR_RETURN(Tensor t, fetch(name, {rows, in}, /*allow_quantized=*/true));
+    // Load-time quantization starts from f32, whatever blocks the checkpoint stores.
+    KITE_ASSIGN_OR_RETURN(Tensor t, fetch(name, {rows, in}, /*allow_quantized=*/options_.quant_bits == 0 || name == "lm_head.weight"));
     return Weight{t};
 }
 
