@@ -54,6 +54,42 @@ Status read_float(const json& j, Keys keys, const std::string& src, float& out) 
     return Status::ok();
 }
 
+namespace {
+bool is_explicit_null(const json& j, Keys keys) {
+    if (!j.is_object()) return false;
+    for (const char* k : keys) {
+        auto it = j.find(k);
+        if (it != j.end()) return it->is_null();
+    }
+    return false;
+}
+}  // namespace
+
+Status read_nullable_float(const json& j, Keys keys, const std::string& src, float& out) {
+    if (is_explicit_null(j, keys)) {
+        out = 0.0f;
+        return Status::ok();
+    }
+    return read_float(j, keys, src, out);
+}
+
+Status read_nullable_int(const json& j, Keys keys, const std::string& src, int& out) {
+    if (is_explicit_null(j, keys)) {
+        out = 0;
+        return Status::ok();
+    }
+    return read_int(j, keys, src, out, false, 0);
+}
+
+Status read_partial_rotary(const json& j, Keys keys, const std::string& src, float& out) {
+    KITE_RETURN_IF_ERROR(read_float(j, keys, src, out));
+    if (auto rp = j.find("rope_parameters"); rp != j.end() && rp->is_object())
+        KITE_RETURN_IF_ERROR(read_float(*rp, {"partial_rotary_factor"}, src + ": rope_parameters", out));
+    if (!(out > 0.0f && out <= 1.0f))
+        return invalid_argument(src + ": " + *keys.begin() + " = " + std::to_string(out) + " must be in (0, 1]");
+    return Status::ok();
+}
+
 Status read_bool(const json& j, Keys keys, const std::string& src, bool& out) {
     const json* v = find(j, keys);
     if (v == nullptr) return Status::ok();
@@ -139,6 +175,8 @@ Status parse_rope_object(const json& r, const std::string& where, RopeScaling& s
         KITE_RETURN_IF_ERROR(read_float(r, {"attention_factor"}, where, s.attention_factor));
         KITE_RETURN_IF_ERROR(read_floats(r, {"short_factor"}, where, s.short_factor));
         KITE_RETURN_IF_ERROR(read_floats(r, {"long_factor"}, where, s.long_factor));
+        // transformers: without a factor, longrope uses max_position_embeddings / original (0 marks that).
+        if (find(r, {"factor"}) == nullptr) s.factor = 0.0f;
         if (s.short_factor.empty() || s.long_factor.empty())
             return invalid_argument(where + ": type longrope needs short_factor and long_factor lists");
     } else {

@@ -139,6 +139,7 @@ Status build_config(const GgufFile& f, const ArchDef& arch, json& cfg, json& gen
     KITE_RETURN_IF_ERROR(copy_float(f, a + ".attention.layer_norm_epsilon", cfg, "layer_norm_eps"));
     KITE_RETURN_IF_ERROR(copy_float(f, a + ".rope.freq_base", cfg, "rope_theta"));
     KITE_RETURN_IF_ERROR(copy_int(f, a + ".attention.key_length", cfg, "head_dim"));
+    KITE_RETURN_IF_ERROR(copy_int(f, a + ".attention.sliding_window", cfg, "sliding_window"));
     const int64_t head_dim = cfg.contains("head_dim") ? cfg["head_dim"].get<int64_t>() : hidden / heads;
     if (f.has(a + ".rope.dimension_count")) {
         KITE_ASSIGN_OR_RETURN(int64_t rot, f.get_int(a + ".rope.dimension_count"));

@@ -40,9 +40,7 @@ Result<ModelConfig> parse_model_config(const json& j, const std::string& src) {
     c.max_position_embeddings = 2048;
     KITE_RETURN_IF_ERROR(read_int(j, {"max_position_embeddings"}, src, c.max_position_embeddings, false, 1));
     KITE_RETURN_IF_ERROR(read_float(j, {"rms_norm_eps"}, src, c.rms_norm_eps));
-    KITE_RETURN_IF_ERROR(read_float(j, {"partial_rotary_factor"}, src, c.partial_rotary_factor));
-    if (c.partial_rotary_factor <= 0 || c.partial_rotary_factor > 1)
-        return invalid_argument(src + ": partial_rotary_factor must be in (0, 1]");
+    KITE_RETURN_IF_ERROR(read_partial_rotary(j, {"partial_rotary_factor"}, src, c.partial_rotary_factor));
     KITE_RETURN_IF_ERROR(read_bool(j, {"tie_word_embeddings"}, src, c.tie_word_embeddings));
     KITE_RETURN_IF_ERROR(read_bool(j, {"attention_bias"}, src, c.attention_bias));
     KITE_RETURN_IF_ERROR(read_bool(j, {"mlp_bias"}, src, c.mlp_bias));

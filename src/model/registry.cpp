@@ -11,6 +11,16 @@ namespace kite {
     KITE_ARCH(kMistralArch)           \
     KITE_ARCH(kQwen2Arch)             \
     KITE_ARCH(kQwen3Arch)             \
+    KITE_ARCH(kPhi3Arch)              \
+    KITE_ARCH(kPhiArch)               \
+    KITE_ARCH(kGemma2Arch)            \
+    KITE_ARCH(kGemma3Arch)            \
+    KITE_ARCH(kGlm4Arch)              \
+    KITE_ARCH(kStarcoder2Arch)        \
+    KITE_ARCH(kGptNeoXArch)           \
+    KITE_ARCH(kFalconArch)            \
+    KITE_ARCH(kGptBigCodeArch)        \
+    KITE_ARCH(kBloomArch)             \
     /* one line per architecture, above */
 
 #define KITE_DECLARE_ARCH(name) extern const ArchDef name;

@@ -105,8 +105,7 @@ RotaryEmbedding::RotaryEmbedding(const RopeSpec& spec) : spec_(spec) {
             // long ones past it (transformers' longrope_frequency_update, per sequence here).
             const int half = rot_dim_ / 2;
             const double orig = s.original_max_position_embeddings > 0 ? s.original_max_position_embeddings : max_pos;
-            const double factor = s.original_max_position_embeddings > 0 && s.original_max_position_embeddings != max_pos
-                                      ? max_pos / orig : s.factor;
+            const double factor = s.factor > 0 ? s.factor : max_pos / orig;
             if (s.attention_factor > 0) attention_factor_ = s.attention_factor;
             else attention_factor_ = factor <= 1 ? 1.0f : static_cast<float>(std::sqrt(1 + std::log(factor) / std::log(orig)));
             auto table = [&](const std::vector<float>& ext) {

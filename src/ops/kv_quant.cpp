@@ -65,6 +65,9 @@ Status paged_attention_quant(KvCacheDtype dtype, const Tensor& q, const Tensor& 
     const int64_t num_blocks = k_pool.dim(0), block_size = k_pool.dim(1), kv_heads = k_pool.dim(2);
     if (k_pool.dim(3) != head_dim || heads % kv_heads != 0 || out.numel() != q.numel() || out.dtype() != DType::kF32)
         return invalid_argument("paged_attention: q " + q.shape_string() + " and pool " + k_pool.shape_string() + " disagree");
+    if (!p.alibi_slopes.empty() && static_cast<int64_t>(p.alibi_slopes.size()) != heads)
+        return invalid_argument("paged_attention: " + std::to_string(p.alibi_slopes.size()) + " ALiBi slopes for " +
+                                std::to_string(heads) + " heads");
     const size_t num_seqs = context_lens.size();
     if (query_start.size() != num_seqs + 1 || block_tables.size() != num_seqs || query_start[num_seqs] != q.dim(0))
         return invalid_argument("paged_attention: batch metadata does not describe the query rows");
@@ -82,7 +85,7 @@ Status paged_attention_quant(KvCacheDtype dtype, const Tensor& q, const Tensor& 
     Tensor& vp = const_cast<Tensor&>(v_pool);
     const cpu::Kv8Pools pl = pools(kp, vp, const_cast<Tensor&>(k_scale), const_cast<Tensor&>(v_scale));
     cpu::paged_attention_kv8(dtype == KvCacheDtype::kFp8, q.data<float>(), heads, pl, query_start, context_lens,
-                             block_tables, p.scale, p.sliding_window, out.data<float>());
+                             block_tables, p, out.data<float>());
     return Status::ok();
 }
 

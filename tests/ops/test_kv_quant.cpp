@@ -1,7 +1,7 @@
 // The 8-bit KV cache ops (ops/kv_quant.h): FP8 E4M3FN against its definition (bias 7, subnormals,
 // 448 max, ties to even), the stored rows within half a step of the f32 rows, and 8-bit attention
-// against the f32 paged attention run on the dequantized rows (GQA, sliding window, ragged batch,
-// head sizes that are not multiples of 8).
+// against the f32 paged attention run on the dequantized rows (GQA, sliding window, soft-cap,
+// ALiBi, ragged batch, head sizes that are not multiples of 8).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -43,7 +43,7 @@ struct Geom {
 };
 
 // Writes random K/V for a ragged batch into 8-bit pools, checks the rows, then compares attention.
-void run_case(KvCacheDtype dtype, const Geom& s, int window) {
+void run_case(KvCacheDtype dtype, const Geom& s, int window, bool softcap_alibi) {
     const std::vector<int32_t> ctx = {5, 37, 1};
     const std::vector<int32_t> n_new = {5, 3, 1};  // a prefill, a chunk after cached tokens, a decode
     std::vector<std::vector<int32_t>> tables(ctx.size());
@@ -94,6 +94,12 @@ void run_case(KvCacheDtype dtype, const Geom& s, int window) {
     AttentionParams p;
     p.scale = 0.3f;
     p.sliding_window = window;
+    std::vector<float> slopes;
+    if (softcap_alibi) {
+        p.logit_softcap = 0.5f;
+        for (int64_t h = 0; h < s.heads; ++h) slopes.push_back(0.1f * float(h + 1));
+        p.alibi_slopes = slopes;
+    }
     ASSERT_TRUE(paged_attention_quant(dtype, q, kp, vp, ks, vs, qs, ctx, tables, p, got).is_ok());
     ASSERT_TRUE(paged_attention(q, kf, vf, qs, ctx, tables, p, want).is_ok());
     for (int64_t i = 0; i < got.numel(); ++i) ASSERT_NEAR(got.data<float>()[i], want.data<float>()[i], 2e-5) << i;
@@ -102,10 +108,12 @@ void run_case(KvCacheDtype dtype, const Geom& s, int window) {
 TEST(KvQuant, AttentionMatchesF32AttentionOnTheDequantizedRows) {
     for (KvCacheDtype d : {KvCacheDtype::kInt8, KvCacheDtype::kFp8})
         for (Geom s : {Geom{4, 2, 64, 8, 10}, Geom{6, 3, 12, 4, 16}, Geom{2, 1, 72, 16, 10}})
-            for (int window : {0, 4}) {
-                SCOPED_TRACE("fp8 " + std::to_string(d == KvCacheDtype::kFp8) + " D " + std::to_string(s.D) + " window " + std::to_string(window));
-                run_case(d, s, window);
-            }
+            for (int window : {0, 4})
+                for (bool extra : {false, true}) {
+                    SCOPED_TRACE("fp8 " + std::to_string(d == KvCacheDtype::kFp8) + " D " + std::to_string(s.D) + " window " +
+                                 std::to_string(window) + " softcap+alibi " + std::to_string(extra));
+                    run_case(d, s, window, extra);
+                }
 }
 
 TEST(KvQuant, BadPoolsAreErrors) {

@@ -2,22 +2,29 @@
 
 #include <cmath>
 
-#include "model/blocks/pending_ops.h"
 #include "ops/kv_quant.h"
+#include "ops/ops.h"
 
 namespace kite {
 
-std::vector<float> alibi_slopes(int n) {
-    const int closest = 1 << static_cast<int>(std::floor(std::log2(n)));
-    const double base = std::pow(2.0, -std::pow(2.0, -(std::log2(closest) - 3)));
-    std::vector<float> s;
-    for (int i = 1; i <= closest; ++i) s.push_back(static_cast<float>(std::pow(base, i)));
-    if (closest != n) {
-        const double extra_base = std::pow(2.0, -std::pow(2.0, -(std::log2(2 * closest) - 3)));
-        const int extra = std::min(closest, n - closest);
-        for (int i = 0; i < extra; ++i) s.push_back(static_cast<float>(std::pow(extra_base, 1 + 2 * i)));
-    }
-    return s;
+std::vector<int64_t> qkv_order_per_head(int num_heads, int head_dim) {
+    std::vector<int64_t> order;
+    for (int part = 0; part < 3; ++part)
+        for (int h = 0; h < num_heads; ++h)
+            for (int i = 0; i < head_dim; ++i) order.push_back((int64_t(h) * 3 + part) * head_dim + i);
+    return order;
+}
+
+std::vector<int64_t> qkv_order_per_group(int num_kv_heads, int q_per_kv, int head_dim) {
+    std::vector<int64_t> order;
+    const int64_t group = int64_t(q_per_kv + 2) * head_dim;
+    for (int g = 0; g < num_kv_heads; ++g)  // queries, group by group (query head = g * q_per_kv + j)
+        for (int j = 0; j < q_per_kv; ++j)
+            for (int i = 0; i < head_dim; ++i) order.push_back(g * group + int64_t(j) * head_dim + i);
+    for (int part = 0; part < 2; ++part)  // then every group's key, then every group's value
+        for (int g = 0; g < num_kv_heads; ++g)
+            for (int i = 0; i < head_dim; ++i) order.push_back(g * group + int64_t(q_per_kv + part) * head_dim + i);
+    return order;
 }
 
 Result<std::unique_ptr<MixerBlock>> AttentionBlock::load(const AttentionSpec& spec, WeightLoader& loader) {
@@ -30,10 +37,8 @@ Result<std::unique_ptr<MixerBlock>> AttentionBlock::load(const AttentionSpec& sp
     KITE_ASSIGN_OR_RETURN(b->o_, Linear::load(spec.o, loader));
     KITE_ASSIGN_OR_RETURN(b->q_norm_, Norm::load(spec.q_norm, loader, D));
     KITE_ASSIGN_OR_RETURN(b->k_norm_, Norm::load(spec.k_norm, loader, D));
-    if (spec.alibi) {
-        b->alibi_slopes_ = alibi_slopes(spec.num_heads);
-        for (float& s : b->alibi_slopes_) s *= spec.alibi_scale;
-    }
+    if (!spec.alibi_slopes.empty() && static_cast<int>(spec.alibi_slopes.size()) != spec.num_heads)
+        return internal_error("AttentionSpec: one ALiBi slope per head expected");
     return std::unique_ptr<MixerBlock>(std::move(b));
 }
 
@@ -73,7 +78,8 @@ Status AttentionBlock::forward(int layer, const Tensor& x, StepContext& ctx, Ten
     ops::AttentionParams ap;
     ap.scale = spec_.scale > 0 ? spec_.scale : 1.0f / std::sqrt(static_cast<float>(D));
     ap.sliding_window = spec_.sliding_window;
-    if (spec_.softcap > 0 || spec_.alibi) return unimplemented("attention soft-capping / ALiBi: not in this build yet");
+    ap.logit_softcap = spec_.softcap;
+    ap.alibi_slopes = spec_.alibi_slopes;
     if (const ops::KvCacheDtype kvd = ctx.kv.shape().kv_dtype; kvd != ops::KvCacheDtype::kAuto) {  // 8-bit cache
         KvCache& kv = ctx.kv;
         KITE_RETURN_IF_ERROR(ops::write_kv_quant(kvd, k, v, batch.slot_mapping, kv.k(layer), kv.v(layer), kv.k_scale(layer),

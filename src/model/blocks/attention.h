@@ -19,9 +19,16 @@ struct AttentionSpec {
     float scale = 0.0f;        // softmax scale; 0: 1/sqrt(head_dim) (Gemma: query_pre_attn_scalar^-0.5)
     int sliding_window = 0;    // > 0: a query at position p sees keys (p - window, p]
     float softcap = 0.0f;      // > 0: scores = softcap * tanh(scores / softcap) (Gemma 2)
-    bool alibi = false;        // scores += slope_h * key position (Bloom, Falcon with alibi)
-    float alibi_scale = 1.0f;  // multiplies every slope (Falcon adds ALiBi before scaling by 1/sqrt(d))
+    // ALiBi (Bloom, Falcon with alibi): scores += slope_h * (key position - query position), one
+    // slope per query head (ops::alibi_slopes, adjusted by the family); empty: none.
+    std::vector<float> alibi_slopes;
 };
+
+// Row orders (LinearSpec::row_order) turning fused q/k/v layouts into [q | k | v]:
+// per head [q_h | k_h | v_h] (GPT-NeoX, Bloom, Falcon-7B without multi-query, GPT-BigCode MHA);
+std::vector<int64_t> qkv_order_per_head(int num_heads, int head_dim);
+// per kv group [q_g1 .. q_gn | k_g | v_g] (Falcon's new_decoder_architecture).
+std::vector<int64_t> qkv_order_per_group(int num_kv_heads, int q_per_kv, int head_dim);
 
 class AttentionBlock final : public MixerBlock {
 public:
@@ -33,10 +40,6 @@ private:
     AttentionSpec spec_;
     Linear qkv_, o_;
     Norm q_norm_, k_norm_;
-    std::vector<float> alibi_slopes_;  // [num_heads], alibi_scale applied
 };
-
-// ALiBi slopes of Press et al. as Bloom's build_alibi_tensor computes them (also Falcon's, MPT's).
-std::vector<float> alibi_slopes(int num_heads);
 
 }  // namespace kite

@@ -36,9 +36,6 @@ LinearSpec LinearSpec::of(std::vector<std::string> modules, std::vector<int64_t>
     return s;
 }
 
-namespace {
-
-// Whole rows move, so quantized rows move block for block.
 Tensor permute_rows(const Tensor& t, const std::vector<int64_t>& order) {
     const int64_t rows = t.dim(0), row_bytes = t.nbytes() / rows;
     Tensor out = Tensor::zeros(t.dtype(), t.shape());
@@ -47,7 +44,11 @@ Tensor permute_rows(const Tensor& t, const std::vector<int64_t>& order) {
     return out;
 }
 
-}  // namespace
+std::vector<int64_t> inverse_order(const std::vector<int64_t>& order) {
+    std::vector<int64_t> inv(order.size());
+    for (size_t i = 0; i < order.size(); ++i) inv[order[i]] = static_cast<int64_t>(i);
+    return inv;
+}
 
 Result<Linear> Linear::load(const LinearSpec& spec, WeightLoader& loader) {
     Linear l;
@@ -61,7 +62,7 @@ Result<Linear> Linear::load(const LinearSpec& spec, WeightLoader& loader) {
                                   std::to_string(spec.out()));
         if (l.w.is_int_quantized()) l.w = ops::permute_int_weight_rows(l.w, spec.row_order);
         else l.w.t = permute_rows(l.w.t, spec.row_order);
-        if (l.bias.defined()) l.bias = permute_rows(l.bias.reshape({spec.out(), 1}), spec.row_order).reshape({spec.out()});
+        if (l.bias.defined()) l.bias = permute_rows(l.bias, spec.row_order);
     }
     return l;
 }

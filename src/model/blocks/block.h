@@ -110,6 +110,11 @@ struct Linear {
     }
 };
 
+// out row i = t row order[i] (whole rows: quantized rows move block for block; a 1-D tensor's
+// elements are its rows). inverse_order(o)[o[i]] = i undoes such a reorder.
+Tensor permute_rows(const Tensor& t, const std::vector<int64_t>& order);
+std::vector<int64_t> inverse_order(const std::vector<int64_t>& order);
+
 // Copies columns [col, col + width) of each row of src [T, stride] into dst [T, width].
 Status take_columns(const Tensor& src, int64_t col, int64_t width, Tensor& dst);
 

@@ -4,10 +4,12 @@
 #include "model/blocks/decoder.h"
 
 #include <string>
+
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "core/device.h"
-#include "model/blocks/pending_ops.h"
+#include "ops/ops.h"
 
 namespace kite {
 
@@ -55,7 +57,28 @@ Status check_layer(const LayerSpec& s, int l, int num_rope) {
     return Status::ok();
 }
 
-Status DecoderModel::load(const WeightSource& src, const LoadOptions& opts) {
+// Names as the architecture gives them, or without the base model prefix when only that is stored.
+class PrefixFallbackSource final : public WeightSource {
+public:
+    PrefixFallbackSource(const WeightSource& inner, std::string prefix) : inner_(inner), prefix_(std::move(prefix)) {}
+    bool has(const std::string& n) const override { return inner_.has(resolve(n)); }
+    Result<Tensor> get(const std::string& n) const override { return inner_.get(resolve(n)); }
+    std::string location(const std::string& n) const override { return inner_.location(resolve(n)); }
+    const nlohmann::json& config_json() const override { return inner_.config_json(); }
+    const nlohmann::json& generation_config_json() const override { return inner_.generation_config_json(); }
+
+private:
+    std::string resolve(const std::string& n) const {
+        if (prefix_.empty() || inner_.has(n) || n.rfind(prefix_, 0) != 0) return n;
+        const std::string bare = n.substr(prefix_.size());
+        return inner_.has(bare) ? bare : n;
+    }
+    const WeightSource& inner_;
+    std::string prefix_;
+};
+
+Status DecoderModel::load(const WeightSource& source, const LoadOptions& opts) {
+    const PrefixFallbackSource src(source, spec_.base_prefix);
     const ModelConfig& c = spec_.config;
     const int64_t H = c.hidden_size;
     if (static_cast<int>(spec_.layers.size()) != c.num_layers)
@@ -94,8 +117,15 @@ Status DecoderModel::load(const WeightSource& src, const LoadOptions& opts) {
         }
     }
     KITE_ASSIGN_OR_RETURN(final_norm_, Norm::load(spec_.final_norm, w, H));
-    if (!c.tie_word_embeddings || w.has(spec_.head.weight)) {
-        KITE_ASSIGN_OR_RETURN(lm_head_, w.linear({spec_.head.weight}, {c.vocab_size}, H));
+    std::string head_name = spec_.head.weight.empty() ? "lm_head.weight" : spec_.head.weight[0];
+    for (const std::string& n : spec_.head.weight) {
+        if (w.has(n)) {
+            head_name = n;
+            break;
+        }
+    }
+    if (!c.tie_word_embeddings || w.has(head_name)) {
+        KITE_ASSIGN_OR_RETURN(lm_head_, w.linear({head_name}, {c.vocab_size}, H));
     } else if (dtype_is_quantized(embed_.dtype()) || embed_.dtype() == DType::kF32) {
         lm_head_ = Weight{embed_};
     } else {

@@ -38,7 +38,8 @@ struct EmbeddingSpec {
 };
 
 struct HeadSpec {
-    std::string weight = "lm_head.weight";  // when tied (ModelConfig::tie_word_embeddings) and absent: the token table
+    // The first name the checkpoint has; none and tied (ModelConfig::tie_word_embeddings): the token table.
+    std::vector<std::string> weight = {"lm_head.weight"};
     std::string bias;                       // Phi-2's lm_head.bias; empty: none
     float final_softcap = 0.0f;             // > 0: logits = cap * tanh(logits / cap) (Gemma 2)
 };
@@ -65,6 +66,9 @@ struct DecoderSpec {
     std::vector<LayerSpec> layers;  // config.num_layers entries
     NormSpec final_norm;
     HeadSpec head;
+    // transformers' base_model_prefix ("model.", "transformer.", "gpt_neox."): checkpoints saved
+    // from the bare model lack it, so a name not found is looked up again without it.
+    std::string base_prefix;
 };
 
 }  // namespace kite

@@ -29,6 +29,7 @@ DecoderSpec llama_layout(const ModelConfig& c) {
         d.layers.push_back(std::move(L));
     }
     d.final_norm = NormSpec::rms("model.norm", c.rms_norm_eps);
+    d.base_prefix = "model.";
     return d;
 }
 

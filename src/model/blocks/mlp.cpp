@@ -1,6 +1,6 @@
 #include "model/blocks/mlp.h"
 
-#include "model/blocks/pending_ops.h"
+#include "ops/ops.h"
 
 namespace kite {
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "model/blocks/block.h"
-#include "model/blocks/pending_ops.h"
+#include "ops/ops.h"
 
 namespace kite {
 

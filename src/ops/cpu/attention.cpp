@@ -107,41 +107,61 @@ inline float hmax(__m256 v) {
 }
 
 struct Geometry {
-    int64_t heads, group, head_dim, block_size, slot_stride;
+    int64_t heads, group, head_dim, v_head_dim, block_size, k_stride, v_stride;  // strides: floats per slot
+};
+
+// What turns a scaled dot product into a logit besides the mask (AttentionParams).
+struct ScoreMods {
+    float softcap = 0.0f;  // > 0: s = softcap * tanh(s / softcap)
+    float slope = 0.0f;    // ALiBi: s += slope * (j - pos)
+    bool alibi = false;
 };
 
 // One (token, head): keys [first, pos] of a sequence whose block table is `table`. Every
-// reduction below runs in an order fixed by (first, pos, head_dim) alone.
+// reduction below runs in an order fixed by (first, pos, head_dim, v_head_dim) alone.
 void attend_one(const float* qv, const float* k_pool, const float* v_pool, const Geometry& g, int64_t kvh,
-                const int32_t* table, int64_t first, int64_t pos, float scale, std::vector<float>& scores,
-                std::vector<const float*>& vrows, float* o) {
-    const int64_t D = g.head_dim, n = pos - first + 1;
+                const int32_t* table, int64_t first, int64_t pos, float scale, const ScoreMods& mods,
+                std::vector<float>& scores, std::vector<const float*>& krows, std::vector<const float*>& vrows,
+                float* o) {
+    const int64_t D = g.head_dim, Dv = g.v_head_dim, n = pos - first + 1;
     const __m256i tail = lane_mask(D & 7);
     scores.resize(n + 8);
+    krows.resize(n + 8);
     vrows.resize(n);
-    // Row offsets of the visible keys, walking the block table block by block.
+    // Row addresses of the visible keys and values, walking the block table block by block.
     for (int64_t j = first; j <= pos;) {
         const int64_t in_block = j % g.block_size;
         const int64_t stop = std::min(pos + 1, j - in_block + g.block_size);
         const int64_t base = int64_t(table[j / g.block_size]) * g.block_size - (j - in_block);
-        for (; j < stop; ++j) vrows[j - first] = v_pool + (base + j) * g.slot_stride + kvh * D;
+        for (; j < stop; ++j) {
+            krows[j - first] = k_pool + (base + j) * g.k_stride + kvh * D;
+            vrows[j - first] = v_pool + (base + j) * g.v_stride + kvh * Dv;
+        }
     }
     // Scores: 8 keys at a time where possible (same bits as one key at a time, see dot8).
     const __m256 vscale = _mm256_set1_ps(scale);
     __m256 vmax = _mm256_set1_ps(-INFINITY);
     int64_t j = 0;
     for (; j + 8 <= n; j += 8) {
-        const float* k[8];
-        for (int u = 0; u < 8; ++u) k[u] = k_pool + (vrows[j + u] - v_pool);
-        const __m256 s = _mm256_mul_ps(dot8(qv, k, D, tail), vscale);
+        const __m256 s = _mm256_mul_ps(dot8(qv, krows.data() + j, D, tail), vscale);
         _mm256_storeu_ps(scores.data() + j, s);
         vmax = _mm256_max_ps(vmax, s);
     }
     float mx = hmax(vmax);
     for (; j < n; ++j) {
-        const float s = dot(qv, k_pool + (vrows[j] - v_pool), D, tail) * scale;
+        const float s = dot(qv, krows[j], D, tail) * scale;
         scores[j] = s;
         mx = std::max(mx, s);
+    }
+    if (mods.softcap > 0.0f || mods.alibi) {  // per score, then the max again
+        mx = -INFINITY;
+        for (int64_t j = 0; j < n; ++j) {
+            float s = scores[j];
+            if (mods.softcap > 0.0f) s = mods.softcap * std::tanh(s / mods.softcap);
+            if (mods.alibi) s += mods.slope * static_cast<float>(first + j - pos);
+            scores[j] = s;
+            mx = std::max(mx, s);
+        }
     }
     // Probabilities 8 keys at a time; their sum in 8 lanes (key j in lane j % 8), then hsum.
     const __m256 vmx = _mm256_set1_ps(mx);
@@ -157,11 +177,11 @@ void attend_one(const float* qv, const float* k_pool, const float* v_pool, const
     // o[d] = sum_j p_j * v_j[d], one FMA chain per element in key order; 8 or 4 vectors of dims
     // at a time stay in registers (more chains in flight; an element's chain is the same either way).
     int64_t d = 0;
-    for (; d + 64 <= D; d += 64) weighted_sum<8>(scores.data(), vrows.data(), n, d, inv, o);
-    for (; d + 32 <= D; d += 32) weighted_sum<4>(scores.data(), vrows.data(), n, d, inv, o);
+    for (; d + 64 <= Dv; d += 64) weighted_sum<8>(scores.data(), vrows.data(), n, d, inv, o);
+    for (; d + 32 <= Dv; d += 32) weighted_sum<4>(scores.data(), vrows.data(), n, d, inv, o);
     // Narrow remainders (small heads): four accumulators by key phase j % 4 break the FMA chain.
-    for (; d < D; d += 8) {
-        const __m256i m = lane_mask(std::min<int64_t>(8, D - d));
+    for (; d < Dv; d += 8) {
+        const __m256i m = lane_mask(std::min<int64_t>(8, Dv - d));
         __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
         int64_t j = 0;
         for (; j + 4 <= n; j += 4) {
@@ -178,12 +198,13 @@ void attend_one(const float* qv, const float* k_pool, const float* v_pool, const
 }  // namespace
 
 void paged_attention(const float* q, const float* k_pool, const float* v_pool, int64_t heads, int64_t kv_heads,
-                     int64_t head_dim, int64_t block_size, std::span<const int32_t> query_start,
+                     int64_t head_dim, int64_t v_head_dim, int64_t block_size, std::span<const int32_t> query_start,
                      std::span<const int32_t> context_lens, const std::vector<std::vector<int32_t>>& block_tables,
                      const AttentionParams& p, float* out) {
     const int64_t num_seqs = static_cast<int64_t>(context_lens.size());
     const int64_t T = query_start[num_seqs];
-    const Geometry g{heads, heads / kv_heads, head_dim, block_size, kv_heads * head_dim};
+    const Geometry g{heads,      heads / kv_heads,          head_dim, v_head_dim,
+                     block_size, kv_heads * head_dim, kv_heads * v_head_dim};
     // Row -> sequence lookup so work can be split over (token, head) pairs; total work for the grain.
     std::vector<int32_t> seq_of(T);
     int64_t macs = 0;
@@ -191,21 +212,25 @@ void paged_attention(const float* q, const float* k_pool, const float* v_pool, i
         for (int32_t t = query_start[s]; t < query_start[s + 1]; ++t) seq_of[t] = static_cast<int32_t>(s);
         macs += int64_t(query_start[s + 1] - query_start[s]) * context_lens[s];
     }
-    macs *= heads * head_dim * 2;
+    macs *= heads * (head_dim + v_head_dim);
     const int64_t items = T * heads;
     const int64_t grain = std::max<int64_t>(1, items * kMinMacsPerChunk / std::max<int64_t>(1, macs));
 
     parallel_for(items, grain, [&](int64_t begin, int64_t end) {
         std::vector<float> scores;
-        std::vector<const float*> vrows;
+        std::vector<const float*> krows, vrows;
         for (int64_t item = begin; item < end; ++item) {
             const int64_t t = item / heads, h = item % heads;
             const int32_t s = seq_of[t];
             const int32_t n_new = query_start[s + 1] - query_start[s];
             const int64_t pos = context_lens[s] - n_new + (t - query_start[s]);
             const int64_t first = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
+            ScoreMods mods;
+            mods.softcap = p.logit_softcap;
+            mods.alibi = !p.alibi_slopes.empty();
+            mods.slope = mods.alibi ? p.alibi_slopes[h] : 0.0f;
             attend_one(q + item * head_dim, k_pool, v_pool, g, h / g.group, block_tables[s].data(), first, pos,
-                       p.scale, scores, vrows, out + item * head_dim);
+                       p.scale, mods, scores, krows, vrows, out + item * v_head_dim);
         }
     });
 }

@@ -54,8 +54,9 @@ inline float load1(const uint8_t* p, const float* table) {
 }
 
 template <bool kFp8>
-void attend(const float* q, const Kv8Pools& kv, int64_t kvh, const int32_t* table_ids, int64_t first, int64_t pos,
-            float scale, std::vector<float>& w, std::vector<int64_t>& slots, float* o) {
+void attend(const float* q, const Kv8Pools& kv, int64_t h, int64_t kvh, const int32_t* table_ids, int64_t first,
+            int64_t pos, const AttentionParams& ap, std::vector<float>& w, std::vector<int64_t>& slots, float* o) {
+    const float softcap = ap.logit_softcap, slope = ap.alibi_slopes.empty() ? 0.0f : ap.alibi_slopes[h];
     const float* lut = e4m3_table().data();
     const int64_t D = kv.head_dim, n = pos - first + 1;
     w.resize(n);
@@ -72,8 +73,11 @@ void attend(const float* q, const Kv8Pools& kv, int64_t kvh, const int32_t* tabl
         for (; d + 8 <= D; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + d), load8<kFp8>(k + d, lut), acc);
         float s = hsum(acc);
         for (; d < D; ++d) s += q[d] * load1<kFp8>(k + d, lut);
-        w[j] = s * kv.k_scale[row] * scale;
-        mx = std::max(mx, w[j]);
+        s *= kv.k_scale[row] * ap.scale;  // the scores ops.h defines: scale, soft-cap, ALiBi, in that order
+        if (softcap > 0) s = softcap * std::tanh(s / softcap);
+        if (slope != 0) s += slope * static_cast<float>(p - pos);
+        w[j] = s;
+        mx = std::max(mx, s);
     }
     float sum = 0;
     for (int64_t j = 0; j < n; ++j) {
@@ -127,8 +131,7 @@ void write_kv8(bool fp8, const float* k, const float* v, int64_t T, int64_t kv_h
 
 void paged_attention_kv8(bool fp8, const float* q, int64_t heads, const Kv8Pools& kv,
                          std::span<const int32_t> query_start, std::span<const int32_t> context_lens,
-                         const std::vector<std::vector<int32_t>>& block_tables, float scale, int sliding_window,
-                         float* out) {
+                         const std::vector<std::vector<int32_t>>& block_tables, const AttentionParams& ap, float* out) {
     const int64_t num_seqs = static_cast<int64_t>(context_lens.size()), T = query_start[num_seqs];
     const int64_t group = heads / kv.kv_heads, D = kv.head_dim;
     std::vector<int32_t> seq_of(T);
@@ -141,9 +144,10 @@ void paged_attention_kv8(bool fp8, const float* q, int64_t heads, const Kv8Pools
             const int64_t t = item / heads, h = item % heads;
             const int32_t s = seq_of[t];
             const int64_t pos = context_lens[s] - (query_start[s + 1] - query_start[s]) + (t - query_start[s]);
-            const int64_t first = sliding_window > 0 ? std::max<int64_t>(0, pos - sliding_window + 1) : 0;
-            if (fp8) attend<true>(q + item * D, kv, h / group, block_tables[s].data(), first, pos, scale, w, slots, out + item * D);
-            else attend<false>(q + item * D, kv, h / group, block_tables[s].data(), first, pos, scale, w, slots, out + item * D);
+            const int64_t first = ap.sliding_window > 0 ? std::max<int64_t>(0, pos - ap.sliding_window + 1) : 0;
+            const int32_t* table = block_tables[s].data();
+            if (fp8) attend<true>(q + item * D, kv, h, h / group, table, first, pos, ap, w, slots, out + item * D);
+            else attend<false>(q + item * D, kv, h, h / group, table, first, pos, ap, w, slots, out + item * D);
         }
     });
 }

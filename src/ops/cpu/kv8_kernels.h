@@ -6,6 +6,8 @@
 #include <span>
 #include <vector>
 
+#include "ops/ops.h"
+
 namespace kite::ops::cpu {
 
 // One layer's 8-bit pools: codes [slots, kv_heads, head_dim], scales [slots, kv_heads].
@@ -24,7 +26,6 @@ void write_kv8(bool fp8, const float* k, const float* v, int64_t T, int64_t kv_h
                std::span<const int64_t> slots, Kv8Pools& kv);
 void paged_attention_kv8(bool fp8, const float* q, int64_t heads, const Kv8Pools& kv,
                          std::span<const int32_t> query_start, std::span<const int32_t> context_lens,
-                         const std::vector<std::vector<int32_t>>& block_tables, float scale, int sliding_window,
-                         float* out);
+                         const std::vector<std::vector<int32_t>>& block_tables, const AttentionParams& p, float* out);
 
 }  // namespace kite::ops::cpu

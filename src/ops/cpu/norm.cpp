@@ -1,5 +1,6 @@
 // RMSNorm as Hugging Face computes it: mean of squares in f32-or-better (here f64, 2 x 4 lanes in a
-// fixed order per row), x * rsqrt(var + eps) * w. Rows are independent, so batching changes nothing.
+// fixed order per row), x * rsqrt(var + eps) * w; and LayerNorm (mean and variance in f64). Rows
+// are independent, so batching changes nothing.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -29,35 +30,75 @@ inline double sum_squares(const float* x, int64_t n) {
     return ss;
 }
 
-inline void norm_row(const float* x, const float* w, int64_t n, float eps, float* out) {
+// out = (offset + w) * (x * inv): the weight (plus Gemma's 1) times the normalized value, as HF
+// multiplies them. offset 0 adds an exact zero, so Llama's result is unchanged by it.
+inline void norm_row(const float* x, const float* w, int64_t n, float eps, float offset, float* out) {
     const float inv = 1.0f / std::sqrt(static_cast<float>(sum_squares(x, n) / static_cast<double>(n)) + eps);
-    const __m256 vinv = _mm256_set1_ps(inv);
+    const __m256 vinv = _mm256_set1_ps(inv), voff = _mm256_set1_ps(offset);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(w + i), _mm256_mul_ps(_mm256_loadu_ps(x + i), vinv)));
-    for (; i < n; ++i) out[i] = w[i] * (x[i] * inv);
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_add_ps(_mm256_loadu_ps(w + i), voff),
+                                                _mm256_mul_ps(_mm256_loadu_ps(x + i), vinv)));
+    for (; i < n; ++i) out[i] = (w[i] + offset) * (x[i] * inv);
+}
+
+// LayerNorm of one row: mean and biased variance in double (two passes, fixed order), then
+// (x - mean) * inv * w + b in f32 as torch does per element.
+inline void layer_norm_row(const float* x, const float* w, const float* b, int64_t n, float eps, float* out) {
+    double sum = 0.0;
+    for (int64_t i = 0; i < n; ++i) sum += x[i];
+    const double mean = sum / static_cast<double>(n);
+    double ss = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+        const double d = x[i] - mean;
+        ss += d * d;
+    }
+    const float inv = 1.0f / std::sqrt(static_cast<float>(ss / static_cast<double>(n)) + eps);
+    for (int64_t i = 0; i < n; ++i) {
+        const float y = static_cast<float>(x[i] - mean) * inv * w[i];
+        out[i] = b != nullptr ? y + b[i] : y;
+    }
+}
+
+// residual += x, 8 lanes at a time.
+inline void add_row(float* res, const float* xr, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(res + i, _mm256_add_ps(_mm256_loadu_ps(res + i), _mm256_loadu_ps(xr + i)));
+    for (; i < n; ++i) res[i] += xr[i];
 }
 
 int64_t row_grain(int64_t n) { return std::max<int64_t>(1, kMinElemsPerChunk / std::max<int64_t>(1, n)); }
 
 }  // namespace
 
-void rms_norm(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* out) {
+void rms_norm(const float* x, const float* w, int64_t rows, int64_t n, float eps, float weight_offset, float* out) {
     parallel_for(rows, row_grain(n), [&](int64_t b, int64_t e) {
-        for (int64_t r = b; r < e; ++r) norm_row(x + r * n, w, n, eps, out + r * n);
+        for (int64_t r = b; r < e; ++r) norm_row(x + r * n, w, n, eps, weight_offset, out + r * n);
     });
 }
 
-void add_rms_norm(float* residual, const float* x, const float* w, int64_t rows, int64_t n, float eps, float* out) {
+void add_rms_norm(float* residual, const float* x, const float* w, int64_t rows, int64_t n, float eps,
+                  float weight_offset, float* out) {
     parallel_for(rows, row_grain(n), [&](int64_t b, int64_t e) {
         for (int64_t r = b; r < e; ++r) {
-            float* res = residual + r * n;
-            const float* xr = x + r * n;
-            int64_t i = 0;
-            for (; i + 8 <= n; i += 8)
-                _mm256_storeu_ps(res + i, _mm256_add_ps(_mm256_loadu_ps(res + i), _mm256_loadu_ps(xr + i)));
-            for (; i < n; ++i) res[i] += xr[i];
-            norm_row(res, w, n, eps, out + r * n);
+            add_row(residual + r * n, x + r * n, n);
+            norm_row(residual + r * n, w, n, eps, weight_offset, out + r * n);
+        }
+    });
+}
+
+void layer_norm(const float* x, const float* w, const float* bias, int64_t rows, int64_t n, float eps, float* out) {
+    parallel_for(rows, row_grain(n), [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) layer_norm_row(x + r * n, w, bias, n, eps, out + r * n);
+    });
+}
+
+void add_layer_norm(float* residual, const float* x, const float* w, const float* bias, int64_t rows, int64_t n,
+                    float eps, float* out) {
+    parallel_for(rows, row_grain(n), [&](int64_t b, int64_t e) {
+        for (int64_t r = b; r < e; ++r) {
+            add_row(residual + r * n, x + r * n, n);
+            layer_norm_row(residual + r * n, w, bias, n, eps, out + r * n);
         }
     });
 }
