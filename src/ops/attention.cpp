@@ -58,6 +58,8 @@ Status paged_attention(const Tensor& q, const Tensor& k_pool, const Tensor& v_po
     if (!p.alibi_slopes.empty() && static_cast<int64_t>(p.alibi_slopes.size()) != heads)
         return invalid_argument("paged_attention: " + std::to_string(p.alibi_slopes.size()) + " ALiBi slopes for " +
                                 std::to_string(heads) + " heads (expected one per query head)");
+    if (p.alibi_falcon_bf16 && p.alibi_slopes.empty())
+        return invalid_argument("paged_attention: alibi_falcon_bf16 is set but no ALiBi slopes were given");
     const size_t num_seqs = context_lens.size();
     if (query_start.size() != num_seqs + 1 || block_tables.size() != num_seqs || query_start[num_seqs] != T)
         return invalid_argument("paged_attention: batch metadata does not describe the query rows");

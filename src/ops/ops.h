@@ -23,7 +23,7 @@ Status linear(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out)
 Status embedding(const Tensor& table, std::span<const int32_t> ids, Tensor& out);
 
 // out[r, :] = x[r, :] / sqrt(mean(x[r, :]^2) + eps) * (weight_offset + w).  x, out: [rows, n] (may
-// alias); w: [n]. weight_offset 1 gives Gemma's RMSNorm, whose weights are stored as w - 1.
+// alias); w: [n]. weight_offset 1 gives Gemma's RMSNorm, which scales by (1 + w).
 Status rms_norm(const Tensor& x, const Tensor& w, float eps, Tensor& out, float weight_offset = 0.0f);
 
 // residual += x; then out = rms_norm(residual). The fused pre-norm step of every decoder block.
@@ -89,16 +89,21 @@ Status write_kv(const Tensor& k, const Tensor& v, std::span<const int64_t> slot_
 //   s_j += alibi_slopes[h] * (j - p)                        when alibi_slopes is not empty
 //   keys j > p, and j <= p - sliding_window when sliding_window > 0, are masked out; softmax.
 // ALiBi: transformers' Bloom adds slope * j (the key's position); j - p differs from it by a
-// constant per row, which softmax cancels, and keeps the bias small. Falcon adds the bias before
-// scaling ((q.k + slope * j) * scale): pass its slopes multiplied by scale.
+// constant per row, which softmax cancels, and keeps the bias small. transformers' Falcon instead
+// rounds the slope and then slope * j to bf16 (b_j = bf16(bf16(slope) * j)), adds b_j to the
+// scores before scaling, and adds b_j / sqrt(head_dim) once more through its causal mask; rounding
+// makes that no constant shift. alibi_falcon_bf16 selects this form:
+//   s_j = (q.k_j + b_j) * scale + b_j * scale   (scale = 1/sqrt(head_dim) for Falcon)
+// with soft-capping, if any, after it.
 struct AttentionParams {
     float scale = 1.0f;
     int sliding_window = 0;      // > 0: a query at position p sees keys (p - window, p]
     float logit_softcap = 0.0f;  // > 0: soft-cap the scaled scores (config attn_logit_softcapping)
     std::span<const float> alibi_slopes;  // empty, or one slope per query head (host memory)
+    bool alibi_falcon_bf16 = false;       // Falcon's ALiBi form (above); needs alibi_slopes
 };
 
-// ALiBi slopes for num_heads heads as transformers' build_alibi_tensor (Bloom, Falcon, MPT-style)
+// ALiBi slopes for num_heads heads as transformers' build_alibi_tensor (Bloom, Falcon)
 // computes them: a geometric series from 2^(-8 / n) over the closest power of two n <= num_heads,
 // then every other slope of the series for 2n to fill the remaining heads.
 std::vector<float> alibi_slopes(int64_t num_heads);

@@ -293,21 +293,24 @@ TEST_P(CudaAttention, PagedAttentionMatchesCpuOnRaggedGqaBatches) {
     Tensor kp = random_cpu({num_blocks, bs, kv_heads, D}, 23, -2.0f, 2.0f), vp = random_cpu({num_blocks, bs, kv_heads, D}, 24);
     Tensor qd = gpu(q), kpd = gpu(kp), vpd = gpu(vp);
     const std::vector<float> slopes = ops::alibi_slopes(heads);
-    struct Mods { float softcap; bool alibi; };
+    struct Mods { float softcap; bool alibi, falcon; };
     for (int window : {0, 5, 200}) {
-        for (Mods m : {Mods{0.0f, false}, Mods{4.0f, false}, Mods{0.0f, true}, Mods{3.0f, true}}) {
+        for (Mods m : {Mods{0.0f, false, false}, Mods{4.0f, false, false}, Mods{0.0f, true, false},
+                       Mods{3.0f, true, false}, Mods{0.0f, true, true}}) {
             ops::AttentionParams p;
             p.scale = 1.0f / std::sqrt(float(D));
             p.sliding_window = window;
             p.logit_softcap = m.softcap;
             if (m.alibi) p.alibi_slopes = slopes;
+            p.alibi_falcon_bf16 = m.falcon;
             Tensor ref = Tensor::zeros(DType::kF32, {T, heads, D}), out = Tensor::zeros(DType::kF32, {T, heads, D}, Device::kCuda);
             ASSERT_TRUE(ops::paged_attention(q, kp, vp, query_start, context_lens, tables, p, ref).is_ok());
             const Status st = ops::paged_attention(qd, kpd, vpd, query_start, context_lens, tables, p, out);
             ASSERT_TRUE(st.is_ok()) << st.message();
             expect_close(ref, out, 2e-5f, 1e-4f,
                          "paged_attention D=" + std::to_string(D) + " window=" + std::to_string(window) +
-                             " softcap=" + std::to_string(m.softcap) + " alibi=" + std::to_string(m.alibi));
+                             " softcap=" + std::to_string(m.softcap) + " alibi=" + std::to_string(m.alibi) +
+                             " falcon=" + std::to_string(m.falcon));
         }
     }
 }

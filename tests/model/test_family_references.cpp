@@ -27,16 +27,16 @@ std::vector<int32_t> ids_of(const Tensor& t) {
     return v;
 }
 
-// Runs `model_path` over the 4 reference prompts of family `name`: logits at every position within
-// 1e-4 of the largest reference logit, 24 greedy ids exact.
-void check_against_reference(const std::string& name, const std::string& model_path) {
-    const std::string dir = kFamilies + name;
+// Runs `model_path` over the reference prompts in `dir`/reference.safetensors: logits at every
+// position within 1e-4 of the largest reference logit, greedy ids exact.
+void check_against_reference(const std::string& dir, const std::string& model_path) {
+    const std::string name = dir.substr(dir.rfind('/') + 1);
     auto model = load_model(model_path);
     ASSERT_TRUE(model.ok()) << model.status().message();
     auto ref = SafetensorsFile::open(dir + "/reference.safetensors");
     ASSERT_TRUE(ref.ok()) << ref.status().message();
     double worst = 0;
-    for (int p = 0; p < 4; ++p) {
+    for (int p = 0; (*ref)->has("prompt" + std::to_string(p) + ".ids"); ++p) {
         const std::string key = "prompt" + std::to_string(p);
         auto ids_t = (*ref)->get(key + ".ids");
         auto logits_t = (*ref)->get(key + ".logits");
@@ -78,7 +78,9 @@ void check_against_reference(const std::string& name, const std::string& model_p
 
 class Family : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(Family, LogitsAndGreedyMatchTransformers) { check_against_reference(GetParam(), kFamilies + GetParam()); }
+TEST_P(Family, LogitsAndGreedyMatchTransformers) {
+    check_against_reference(kFamilies + GetParam(), kFamilies + GetParam());
+}
 
 // The same checkpoints as GGUF files, written by tests/py/test_gguf_families.py with the gguf
 // package (llama.cpp's tensor names and converter layouts) into KITE_GGUF_FAMILIES_DIR; that
@@ -86,7 +88,7 @@ TEST_P(Family, LogitsAndGreedyMatchTransformers) { check_against_reference(GetPa
 TEST_P(Family, GgufMatchesTransformers) {
     const char* dir = std::getenv("KITE_GGUF_FAMILIES_DIR");
     if (dir == nullptr) GTEST_SKIP() << "run through tests/py/test_gguf_families.py";
-    check_against_reference(GetParam(), std::string(dir) + "/" + GetParam() + ".gguf");
+    check_against_reference(kFamilies + GetParam(), std::string(dir) + "/" + GetParam() + ".gguf");
 }
 
 TEST_P(Family, RaggedBatchesAndChunksGiveIdenticalLogits) {
@@ -136,6 +138,22 @@ TEST_P(Family, RaggedBatchesAndChunksGiveIdenticalLogits) {
 INSTANTIATE_TEST_SUITE_P(Shared, Family,
                          ::testing::Values("phi3", "gemma2", "gemma3", "glm4", "starcoder2", "phi", "gpt_neox",
                                            "falcon", "gpt_bigcode", "bloom"));
+
+// Options the shared checkpoints leave at one value, each in a tiny checkpoint with transformers'
+// outputs (tests/data/families, made by tools/families/make_option_references.py).
+class FamilyOption : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(FamilyOption, LogitsAndGreedyMatchTransformers) {
+    const std::string dir = std::string(KITE_SOURCE_DIR) + "/tests/data/families/" + GetParam();
+    check_against_reference(dir, dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Options, FamilyOption,
+                         ::testing::Values("phi3_longrope", "falcon_new_arch", "falcon_new_arch_one_norm",
+                                           "falcon_sequential_mha", "falcon_alibi", "gpt_neox_sequential",
+                                           "gemma3_scaled_rope", "gemma2_no_caps", "starcoder2_no_bias",
+                                           "gpt_bigcode_mha", "bloom_residual_post_ln", "phi_qk_layernorm",
+                                           "glm4_no_bias"));
 
 }  // namespace
 }  // namespace kite

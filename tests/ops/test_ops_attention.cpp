@@ -26,8 +26,16 @@ struct Config {
     int64_t v_head_dim = 0;  // 0: head_dim
     float softcap = 0.0f;
     bool alibi = false;
+    bool falcon = false;  // ALiBi in transformers' Falcon form
     int64_t dv() const { return v_head_dim > 0 ? v_head_dim : head_dim; }
 };
+
+// x rounded to bf16's 8 significant bits, ties to even (the default rounding mode of nearbyint).
+float to_bf16(float x) {
+    if (x == 0.0f) return x;
+    const double q = std::ldexp(1.0, std::ilogb(x) - 7);
+    return static_cast<float>(std::nearbyint(x / q) * q);
+}
 
 struct Seq {
     int32_t context, n_new;
@@ -78,6 +86,7 @@ struct Fixture {
         p.sliding_window = c.window;
         p.logit_softcap = c.softcap;
         p.alibi_slopes = slopes;
+        p.alibi_falcon_bf16 = c.falcon;
         const Status st = paged_attention(qt, k_pool, v_pool, qs, ctx, tables, p, out);
         EXPECT_TRUE(st.is_ok()) << st.message();
         return values_of(out);
@@ -98,9 +107,11 @@ struct Fixture {
         for (int64_t j = first; j <= pos; ++j) {
             double d = 0.0;
             for (int64_t e = 0; e < c.head_dim; ++e) d += double(qv[e]) * row(k_pool, j, c.head_dim)[e];
-            d /= std::sqrt(double(c.head_dim));
+            // Falcon: bf16 bias inside the scores and again through the causal mask, both scaled.
+            const double b = c.falcon ? to_bf16(to_bf16(slopes[h]) * float(j)) : 0.0;
+            d = (d + b) / std::sqrt(double(c.head_dim)) + b / std::sqrt(double(c.head_dim));
             if (c.softcap > 0) d = c.softcap * std::tanh(d / c.softcap);
-            if (c.alibi) d += double(slopes[h]) * double(j);
+            if (c.alibi && !c.falcon) d += double(slopes[h]) * double(j);
             sc.push_back(d);
             mx = std::max(mx, sc.back());
         }
@@ -126,6 +137,7 @@ const Config kConfigs[] = {
     {4, 2, 48, 8, 0, 0, 3.0f, true},          // both
     {4, 1, 40, 4, 0, 24, 0.0f},               // v_head_dim (24) below the qk head_dim (40), MLA-like
     {2, 2, 16, 8, 5, 72, 0.0f},               // v_head_dim above head_dim, window
+    {12, 4, 24, 4, 0, 0, 0.0f, true, true},   // Falcon-form ALiBi; 12 heads: slopes 2^-(k/2) need bf16 rounding
 };
 
 // Ragged batch: a decode row, a prefill, a chunk in the middle of a long context, a one-token prompt.
@@ -217,7 +229,8 @@ TEST(OpsAttention, ThreadCountDoesNotChangeBits) {
 }
 
 TEST(OpsAttention, ThreadCountDoesNotChangeBitsWithSoftcapAndAlibi) {
-    const Config c{8, 8, 64, 16, 0, 32, 4.0f, true};
+    for (bool falcon : {false, true}) {
+    const Config c{8, 8, 64, 16, 0, 32, 4.0f, true, falcon};
     Fixture f(c, {{300, 40}, {200, 1}, {129, 129}}, 73);
     const auto q = random_floats(170 * c.heads * c.head_dim, 74);
     const int before = num_threads();
@@ -226,7 +239,8 @@ TEST(OpsAttention, ThreadCountDoesNotChangeBitsWithSoftcapAndAlibi) {
     set_num_threads(2);
     const auto two = f.run({0, 1, 2}, q);
     set_num_threads(before);
-    EXPECT_EQ(one, two);
+    EXPECT_EQ(one, two) << "falcon " << falcon;
+    }
 }
 
 // The ALiBi paper's slopes: for n a power of two, 2^(-8k/n), k = 1..n; otherwise those of the
@@ -258,6 +272,9 @@ TEST(OpsAttention, RejectsBadScoreOptions) {
     p.logit_softcap = -1.0f;
     EXPECT_FALSE(paged_attention(q, f.k_pool, f.v_pool, qs, ctx, {f.seqs[0].blocks}, p, out).is_ok());
     p.logit_softcap = 0.0f;
+    p.alibi_falcon_bf16 = true;  // without slopes
+    EXPECT_FALSE(paged_attention(q, f.k_pool, f.v_pool, qs, ctx, {f.seqs[0].blocks}, p, out).is_ok());
+    p.alibi_falcon_bf16 = false;
     Tensor wrong_out = Tensor::zeros(DType::kF32, {1, 2, 7});
     EXPECT_FALSE(paged_attention(q, f.k_pool, f.v_pool, qs, ctx, {f.seqs[0].blocks}, p, wrong_out).is_ok());
 }

@@ -205,6 +205,19 @@ TEST(OpsPointwise, ScaleAndSoftCap) {
         ASSERT_NEAR(c.data<float>()[i], want, 4e-6 * (1 + std::abs(want))) << "x=" << x[i];
         ASSERT_LT(std::abs(c.data<float>()[i]), 30.0f + 1e-4f);
     }
+    // Small logits keep their relative precision (tanh's series branch), large ones saturate to +-cap.
+    const auto tiny = random_floats(1031, 17, -8.0f, 8.0f);
+    Tensor t = tensor_of(tiny, {1031});
+    ASSERT_TRUE(soft_cap(t, 50.0f).is_ok());
+    for (size_t i = 0; i < tiny.size(); ++i) {
+        const double want = 50.0 * std::tanh(tiny[i] / 50.0);
+        ASSERT_NEAR(t.data<float>()[i], want, 3e-7 * std::abs(want) + 1e-30) << "x=" << tiny[i];
+    }
+    Tensor huge = tensor_of({1e4f, -1e4f, 0.0f}, {3});
+    ASSERT_TRUE(soft_cap(huge, 30.0f).is_ok());
+    EXPECT_EQ(huge.data<float>()[0], 30.0f);
+    EXPECT_EQ(huge.data<float>()[1], -30.0f);
+    EXPECT_EQ(huge.data<float>()[2], 0.0f);
     EXPECT_FALSE(soft_cap(c, 0.0f).is_ok());
     EXPECT_FALSE(soft_cap(c, -5.0f).is_ok());
 }

@@ -1,5 +1,6 @@
 // Gemma3ForCausalLM (text): Gemma 2's layout (arch/gemma2.cpp) plus (1 + w) RMSNorms over each
-// head of q and k, layer_types (default: 5 sliding layers, then 1 full), no soft-capping by default,
+// head of q and k, layer_types (default: 5 sliding layers, then 1 full), final logit soft-capping
+// only when set (attention soft-capping is ignored, as transformers does),
 // and two rotary tables: full-attention layers use rope_theta (default 1e6) with rope_scaling,
 // sliding layers rope_local_base_freq (default 1e4) unscaled. transformers 5's nested
 // rope_parameters {"full_attention": {...}, "sliding_attention": {...}} is read too.
@@ -63,6 +64,7 @@ Result<DecoderSpec> describe(const nlohmann::json& j, const std::string& src) {
         L.attn.q_norm = NormSpec::rms(a + "q_norm", c.rms_norm_eps, 1.0f);
         L.attn.k_norm = NormSpec::rms(a + "k_norm", c.rms_norm_eps, 1.0f);
         L.attn.rope = sliding[l] ? 1 : 0;
+        L.attn.softcap = 0.0f;  // transformers' Gemma3Attention reads attn_logit_softcapping but never applies it
     }
     return d;
 }

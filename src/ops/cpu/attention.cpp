@@ -1,7 +1,8 @@
 // Paged causal attention on the CPU. Each (query token, head) is computed on its own: scores over
 // its visible keys read through the block table (an 8-lane FMA dot product in a fixed order), a
 // softmax with a vectorised exp, then the probability-weighted sum of values in key order (8 dims
-// per vector lane). Nothing depends on how tokens were batched or chunked, or on the thread count.
+// per vector lane). Soft-capping and ALiBi (ops/attention_math.h) adjust each score before the
+// softmax. Nothing depends on how tokens were batched or chunked, or on the thread count.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -9,6 +10,8 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "ops/attention_math.h"
+#include "ops/cpu/avx_math.h"
 #include "ops/cpu/kernels.h"
 
 namespace kite::ops::cpu {
@@ -17,10 +20,6 @@ namespace {
 
 // Multiply-adds below which a chunk of (token, head) items is not worth a thread hand-off.
 constexpr int64_t kMinMacsPerChunk = 64 * 1024;
-
-inline __m256i lane_mask(int64_t n) {  // first n (<= 8) lanes on
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -37,28 +36,6 @@ inline float dot(const float* a, const float* b, int64_t n, __m256i tail) {
     for (; d + 8 <= n; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), acc);
     if (d < n) acc = _mm256_fmadd_ps(_mm256_maskload_ps(a + d, tail), _mm256_maskload_ps(b + d, tail), acc);
     return hsum(acc);
-}
-
-// e^x for x <= 0 (softmax arguments), 8 lanes: x = n ln2 + r, e^r by a degree-6 Taylor-like
-// polynomial on |r| <= ln2/2, then scaled by 2^n. Within 2 ulp of expf; below -87 it gives 0.
-inline __m256 exp_neg(__m256 x) {
-    const __m256 lo = _mm256_set1_ps(-87.0f);
-    const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    x = _mm256_max_ps(x, lo);
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);  // ln2 split in two for exactness
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
-    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-    return _mm256_andnot_ps(under, y);
 }
 
 // o[d .. d + 8V) = inv * sum_j p[j] * v_j[d .. d + 8V), j = 0 .. n-1 in order.
@@ -110,17 +87,10 @@ struct Geometry {
     int64_t heads, group, head_dim, v_head_dim, block_size, k_stride, v_stride;  // strides: floats per slot
 };
 
-// What turns a scaled dot product into a logit besides the mask (AttentionParams).
-struct ScoreMods {
-    float softcap = 0.0f;  // > 0: s = softcap * tanh(s / softcap)
-    float slope = 0.0f;    // ALiBi: s += slope * (j - pos)
-    bool alibi = false;
-};
-
 // One (token, head): keys [first, pos] of a sequence whose block table is `table`. Every
 // reduction below runs in an order fixed by (first, pos, head_dim, v_head_dim) alone.
 void attend_one(const float* qv, const float* k_pool, const float* v_pool, const Geometry& g, int64_t kvh,
-                const int32_t* table, int64_t first, int64_t pos, float scale, const ScoreMods& mods,
+                const int32_t* table, int64_t first, int64_t pos, const ScoreMods& mods,
                 std::vector<float>& scores, std::vector<const float*>& krows, std::vector<const float*>& vrows,
                 float* o) {
     const int64_t D = g.head_dim, Dv = g.v_head_dim, n = pos - first + 1;
@@ -139,6 +109,7 @@ void attend_one(const float* qv, const float* k_pool, const float* v_pool, const
         }
     }
     // Scores: 8 keys at a time where possible (same bits as one key at a time, see dot8).
+    const float scale = mods.qk_scale;
     const __m256 vscale = _mm256_set1_ps(scale);
     __m256 vmax = _mm256_set1_ps(-INFINITY);
     int64_t j = 0;
@@ -153,15 +124,28 @@ void attend_one(const float* qv, const float* k_pool, const float* v_pool, const
         scores[j] = s;
         mx = std::max(mx, s);
     }
-    if (mods.softcap > 0.0f || mods.alibi) {  // per score, then the max again
+    if (mods.falcon) {  // Falcon's ALiBi (bf16 rounding): the scalar form, then the max again
         mx = -INFINITY;
         for (int64_t j = 0; j < n; ++j) {
-            float s = scores[j];
-            if (mods.softcap > 0.0f) s = mods.softcap * std::tanh(s / mods.softcap);
-            if (mods.alibi) s += mods.slope * static_cast<float>(first + j - pos);
-            scores[j] = s;
-            mx = std::max(mx, s);
+            scores[j] = modify_score(scores[j], mods, first + j, pos);
+            mx = std::max(mx, scores[j]);
         }
+    } else if (mods.any()) {  // soft-cap, then ALiBi's slope * (key - query), 8 scores at a time
+        const __m256 vcap = _mm256_set1_ps(mods.softcap), vslope = _mm256_set1_ps(mods.slope);
+        const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        __m256 vmx = _mm256_set1_ps(-INFINITY);
+        for (int64_t j = 0; j < n; j += 8) {
+            __m256 s = _mm256_loadu_ps(scores.data() + j);
+            if (mods.softcap > 0.0f) s = soft_cap8(s, vcap);
+            if (mods.alibi) {
+                const __m256i rel = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(first + j - pos)), lanes);
+                s = _mm256_fmadd_ps(vslope, _mm256_cvtepi32_ps(rel), s);
+            }
+            _mm256_storeu_ps(scores.data() + j, s);
+            vmx = _mm256_max_ps(vmx, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), s,
+                                                      _mm256_castsi256_ps(lane_mask(std::min<int64_t>(8, n - j)))));
+        }
+        mx = hmax(vmx);
     }
     // Probabilities 8 keys at a time; their sum in 8 lanes (key j in lane j % 8), then hsum.
     const __m256 vmx = _mm256_set1_ps(mx);
@@ -225,12 +209,8 @@ void paged_attention(const float* q, const float* k_pool, const float* v_pool, i
             const int32_t n_new = query_start[s + 1] - query_start[s];
             const int64_t pos = context_lens[s] - n_new + (t - query_start[s]);
             const int64_t first = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
-            ScoreMods mods;
-            mods.softcap = p.logit_softcap;
-            mods.alibi = !p.alibi_slopes.empty();
-            mods.slope = mods.alibi ? p.alibi_slopes[h] : 0.0f;
             attend_one(q + item * head_dim, k_pool, v_pool, g, h / g.group, block_tables[s].data(), first, pos,
-                       p.scale, mods, scores, krows, vrows, out + item * v_head_dim);
+                       score_mods(p, h), scores, krows, vrows, out + item * v_head_dim);
         }
     });
 }

@@ -42,19 +42,53 @@ inline void norm_row(const float* x, const float* w, int64_t n, float eps, float
     for (; i < n; ++i) out[i] = (w[i] + offset) * (x[i] * inv);
 }
 
-// LayerNorm of one row: mean and biased variance in double (two passes, fixed order), then
-// (x - mean) * inv * w + b in f32 as torch does per element.
-inline void layer_norm_row(const float* x, const float* w, const float* b, int64_t n, float eps, float* out) {
-    double sum = 0.0;
-    for (int64_t i = 0; i < n; ++i) sum += x[i];
-    const double mean = sum / static_cast<double>(n);
-    double ss = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-        const double d = x[i] - mean;
-        ss += d * d;
+// sum of x[i] and of (x[i] - mean)^2 in double, 2 x 4 lanes in a fixed order (as sum_squares).
+inline double sum_f64(const float* x, int64_t n) {
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        a0 = _mm256_add_pd(a0, _mm256_cvtps_pd(_mm_loadu_ps(x + i)));
+        a1 = _mm256_add_pd(a1, _mm256_cvtps_pd(_mm_loadu_ps(x + i + 4)));
     }
-    const float inv = 1.0f / std::sqrt(static_cast<float>(ss / static_cast<double>(n)) + eps);
-    for (int64_t i = 0; i < n; ++i) {
+    __m256d s = _mm256_add_pd(a0, a1);
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+    double sum = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+    for (; i < n; ++i) sum += x[i];
+    return sum;
+}
+
+inline double sum_sq_dev(const float* x, int64_t n, double mean) {
+    const __m256d m = _mm256_set1_pd(mean);
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256d d0 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), m);
+        const __m256d d1 = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i + 4)), m);
+        a0 = _mm256_fmadd_pd(d0, d0, a0);
+        a1 = _mm256_fmadd_pd(d1, d1, a1);
+    }
+    __m256d s = _mm256_add_pd(a0, a1);
+    __m128d h = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd(s, 1));
+    double ss = _mm_cvtsd_f64(_mm_add_sd(h, _mm_unpackhi_pd(h, h)));
+    for (; i < n; ++i) ss = std::fma(x[i] - mean, x[i] - mean, ss);
+    return ss;
+}
+
+// LayerNorm of one row: mean and biased variance in double (two passes, fixed order), then
+// f32(x - mean) * inv * w + b per element, the subtraction in double so a large mean costs no bits.
+inline void layer_norm_row(const float* x, const float* w, const float* b, int64_t n, float eps, float* out) {
+    const double mean = sum_f64(x, n) / static_cast<double>(n);
+    const float inv = 1.0f / std::sqrt(static_cast<float>(sum_sq_dev(x, n, mean) / static_cast<double>(n)) + eps);
+    const __m256d vmean = _mm256_set1_pd(mean);
+    const __m128 vinv = _mm_set1_ps(inv);
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const __m128 d = _mm256_cvtpd_ps(_mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + i)), vmean));
+        __m128 y = _mm_mul_ps(_mm_mul_ps(d, vinv), _mm_loadu_ps(w + i));
+        if (b != nullptr) y = _mm_add_ps(y, _mm_loadu_ps(b + i));
+        _mm_storeu_ps(out + i, y);
+    }
+    for (; i < n; ++i) {
         const float y = static_cast<float>(x[i] - mean) * inv * w[i];
         out[i] = b != nullptr ? y + b[i] : y;
     }

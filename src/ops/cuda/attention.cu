@@ -11,6 +11,7 @@
 #include <cstring>
 #include <vector>
 
+#include "ops/attention_math.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/kernels.h"
 
@@ -21,23 +22,18 @@ namespace {
 constexpr int kThreads = 128;
 
 // meta (int32): tok_seq[T], tok_pos[T], seq_table_off[S], tables (all sequences' block ids).
-// Scores beyond q.k * scale (AttentionParams): soft-capping, then the ALiBi bias of key j for the
-// query at pos. slopes is null without ALiBi.
-struct ScoreMods {
-    float softcap;
-    const float* slopes;
-};
-
-__device__ inline float modify_score(float s, const ScoreMods& m, int h, int j, int pos) {
-    if (m.softcap > 0.0f) s = m.softcap * tanhf(s / m.softcap);
-    if (m.slopes != nullptr) s += m.slopes[h] * float(j - pos);
-    return s;
+// The score options of head h: the call's options with this head's ALiBi slope (slopes is null
+// without ALiBi), as ops/attention_math.h's score_mods builds them on the host.
+__device__ inline ScoreMods head_mods(ScoreMods m, const float* slopes, int h) {
+    if (slopes != nullptr) m.slope = m.falcon ? round_bf16(slopes[h]) : slopes[h];
+    return m;
 }
 
 __global__ void paged_attention_kernel(const float* q, const float* k_pool, const float* v_pool, float* out,
                                        const int32_t* tok_seq, const int32_t* tok_pos, const int32_t* seq_table_off,
                                        const int32_t* tables, int heads, int group, int D, int Dv, int block_size,
-                                       int64_t k_stride, int64_t v_stride, float scale, int window, ScoreMods mods) {
+                                       int64_t k_stride, int64_t v_stride, int window, ScoreMods base,
+                                       const float* slopes) {
     extern __shared__ float sm[];
     float* qs = sm;           // [D]
     float* acc = qs + D;      // [Dv]
@@ -48,6 +44,7 @@ __global__ void paged_attention_kernel(const float* q, const float* k_pool, cons
     const int pos = tok_pos[t];
     const int32_t* table = tables + seq_table_off[tok_seq[t]];
     const float* qv = q + (int64_t(t) * heads + h) * D;
+    const ScoreMods mods = head_mods(base, slopes, h);
     for (int d = threadIdx.x; d < D; d += blockDim.x) qs[d] = qv[d];
     for (int d = threadIdx.x; d < Dv; d += blockDim.x) acc[d] = 0.0f;
     __syncthreads();
@@ -61,7 +58,8 @@ __global__ void paged_attention_kernel(const float* q, const float* k_pool, cons
             const float* kr = k_pool + slot * k_stride + int64_t(kvh) * D;
             float dot = 0.0f;
             for (int d = 0; d < D; ++d) dot += qs[d] * kr[d];
-            s = modify_score(dot * scale, mods, h, j, pos);
+            s = dot * mods.qk_scale;
+            if (mods.any()) s = modify_score(s, mods, j, pos);
         }
         const float m_new = fmaxf(m, block_max(s, red));
         const float alpha = __expf(m - m_new);  // 0 on the first tile (m = -inf)
@@ -98,8 +96,8 @@ template <int EPL>
 __global__ void paged_attention_warp_kernel(const float* q, const float* k_pool, const float* v_pool, float* out,
                                             float* part, const int32_t* tok_seq, const int32_t* tok_pos,
                                             const int32_t* seq_table_off, const int32_t* tables, int heads, int group,
-                                            int block_size, int64_t slot_stride, float scale, int window,
-                                            ScoreMods mods) {
+                                            int block_size, int64_t slot_stride, int window, ScoreMods base,
+                                            const float* slopes) {
     constexpr int D = EPL * 32;
     __shared__ float part_m[kWarps], part_l[kWarps];
     __shared__ float part_acc[kWarps][D];
@@ -109,10 +107,11 @@ __global__ void paged_attention_warp_kernel(const float* q, const float* k_pool,
     const int pos = tok_pos[t];
     const int32_t* table = tables + seq_table_off[tok_seq[t]];
     const float* qv = q + (int64_t(t) * heads + h) * D;
+    const ScoreMods mods = head_mods(base, slopes, h);
     float qr[EPL], acc[EPL];
 #pragma unroll
     for (int i = 0; i < EPL; ++i) {
-        qr[i] = qv[lane + 32 * i] * scale;
+        qr[i] = qv[lane + 32 * i] * mods.qk_scale;
         acc[i] = 0.0f;
     }
     const int first = window > 0 ? max(0, pos - window + 1) : 0;
@@ -126,7 +125,8 @@ __global__ void paged_attention_warp_kernel(const float* q, const float* k_pool,
         float dot = 0.0f;
 #pragma unroll
         for (int i = 0; i < EPL; ++i) dot += qr[i] * kr[lane + 32 * i];
-        const float s = modify_score(warp_sum(dot), mods, h, j, pos);
+        float s = warp_sum(dot);
+        if (mods.any()) s = modify_score(s, mods, j, pos);
         const float m_new = fmaxf(m, s);
         const float alpha = __expf(m - m_new);
         const float p = expf(s - m_new);
@@ -219,8 +219,8 @@ Status paged_attention(const float* q, const float* k_pool, const float* v_pool,
     void* dev = nullptr;
     KITE_RETURN_IF_ERROR(upload(kScratchAttention, meta.data(), meta.size() * sizeof(int32_t), &dev));
     const auto* d = static_cast<const int32_t*>(dev);
-    const ScoreMods mods{p.logit_softcap,
-                         p.alibi_slopes.empty() ? nullptr : reinterpret_cast<const float*>(d + slopes_at)};
+    const ScoreMods mods = score_mods(p, 0);  // head 0's slope; each block takes its own from `slopes`
+    const float* slopes = p.alibi_slopes.empty() ? nullptr : reinterpret_cast<const float*>(d + slopes_at);
     const int D = static_cast<int>(head_dim), Dv = static_cast<int>(v_head_dim);
     const dim3 grid(static_cast<unsigned>(T), static_cast<unsigned>(heads));
     const int group = static_cast<int>(heads / kv_heads);
@@ -240,8 +240,8 @@ Status paged_attention(const float* q, const float* k_pool, const float* v_pool,
 #define KITE_WARP_ATTENTION(EPL)                                                                                    \
     paged_attention_warp_kernel<EPL><<<wgrid, kWarps * 32>>>(q, k_pool, v_pool, out, static_cast<float*>(part), d,  \
                                                              d + T, d + 2 * T, d, static_cast<int>(heads), group,    \
-                                                             static_cast<int>(block_size), stride, p.scale,          \
-                                                             p.sliding_window, mods)
+                                                             static_cast<int>(block_size), stride,                   \
+                                                             p.sliding_window, mods, slopes)
         switch (D) {
             case 32: KITE_WARP_ATTENTION(1); break;
             case 64: KITE_WARP_ATTENTION(2); break;
@@ -261,7 +261,7 @@ Status paged_attention(const float* q, const float* k_pool, const float* v_pool,
                              " are too large for the CUDA kernel");
     paged_attention_kernel<<<grid, kThreads, smem>>>(q, k_pool, v_pool, out, d, d + T, d + 2 * T, d,
                                                       static_cast<int>(heads), group, D, Dv, static_cast<int>(block_size),
-                                                      stride, kv_heads * v_head_dim, p.scale, p.sliding_window, mods);
+                                                      stride, kv_heads * v_head_dim, p.sliding_window, mods, slopes);
     return launch_status("paged_attention");
 }
 
