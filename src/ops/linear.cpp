@@ -2,6 +2,7 @@
 #include "ops/cpu/kernels.h"
 #include "ops/cpu/wq_kernels.h"
 #include "ops/cuda/kernels.h"
+#include "ops/cuda/wq_kernels.h"
 #include "ops/dispatch.h"
 #include "ops/ops.h"
 #include "ops/quant.h"
@@ -10,10 +11,9 @@ namespace kite::ops {
 
 namespace {
 
-// Integer weight-only weights (ops/wq.h): CPU only for now.
+// Integer weight-only weights (ops/wq.h): ops/cpu/wq_matmul.cpp or ops/cuda/wq_matmul.cu.
 Status linear_int(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out) {
     const int64_t T = x.dim(0), K = x.dim(1), N = w.out_features();
-    if (x.device() == Device::kCuda) return unimplemented("linear: INT8/INT4 weight-only weights have no CUDA kernel yet (use --device cpu)");
     if (w.in_features() != K)
         return invalid_argument("linear: x " + x.shape_string() + " does not match the quantized weight's " +
                                 std::to_string(w.in_features()) + " input features");
@@ -22,6 +22,13 @@ Status linear_int(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& 
                                 out.shape_string());
     if (bias != nullptr && (bias->numel() != N || bias->dtype() != DType::kF32))
         return invalid_argument("linear: bias must be f32 [" + std::to_string(N) + "]");
+    if (x.device() == Device::kCuda) {
+        for (const Tensor* t : {&w.quant.scales, &w.quant.zeros, &w.quant.perm}) {
+            if (t->defined() && t->device() != Device::kCuda)
+                return invalid_argument("linear: the quantized weight's scales, zeros and permutation must be on the GPU too");
+        }
+        return cuda::wq_matmul(x.data<float>(), T, w, bias ? bias->data<float>() : nullptr, out.data<float>());
+    }
     cpu::wq_matmul(x.data<float>(), T, w, bias ? bias->data<float>() : nullptr, out.data<float>());
     return Status::ok();
 }

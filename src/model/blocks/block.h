@@ -106,6 +106,7 @@ struct Linear {
         out.push_back(&w.t);
         out.push_back(&w.quant.scales);  // undefined unless integer weight-only (ops/wq.h)
         out.push_back(&w.quant.zeros);
+        out.push_back(&w.quant.perm);
         out.push_back(&bias);
     }
 };
