@@ -10,8 +10,8 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
-#include "cli/model_session.h"
-#include "core/parallel.h"
+#include "cli/engine_flags.h"
+#include "engine/model_session.h"
 #include "io/mapped_file.h"
 
 namespace kite::cli {
@@ -26,7 +26,6 @@ void declare(Flags& f) {
     f.add("chunks", "N", "score at most N chunks (default: all)");
     f.add_switch("json", "print one JSON line {ppl, ppl_stderr, nll, tokens_scored, chunks, ctx} instead of text");
     declare_load_flags(f);
-    f.add("threads", "N", "CPU threads (default: all cores)", "KITE_NUM_THREADS");
 }
 
 struct Score {
@@ -75,9 +74,6 @@ int run(const Flags& f) {
     if (!ctx.ok()) return fail("perplexity", ctx.status());
     auto max_chunks = f.get_int("chunks", -1, 1, 1 << 30);
     if (!max_chunks.ok()) return fail("perplexity", max_chunks.status());
-    auto threads = f.get_int("threads", 0, 0, 4096);
-    if (!threads.ok()) return fail("perplexity", threads.status());
-    if (*threads > 0) set_num_threads(static_cast<int>(*threads));
     auto text = read_text_file(*f.get("file"));
     if (!text.ok()) return fail("perplexity", text.status());
     auto lo = load_options_from_flags(f);

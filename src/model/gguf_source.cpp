@@ -52,6 +52,7 @@ public:
 
     const json& config_json() const override { return config_; }
     const json& generation_config_json() const override { return gen_; }
+    const GgufFile* gguf_file() const override { return &file_; }
 
     Result<Tensor> get(const std::string& hf_name) const override {
         const std::string g = gguf_name(arch_, hf_name);

@@ -6,6 +6,7 @@
 
 #include "io/mapped_file.h"
 #include "model/blocks/decoder.h"
+#include "model/gguf_tokenizer.h"
 #include "model/registry.h"
 #include "model/weight_source.h"
 
@@ -61,6 +62,11 @@ KvCacheShape Model::kv_shape(int num_blocks, int block_size) const {
 }
 
 Result<std::unique_ptr<Model>> load_model(const std::string& path, const LoadOptions& options) {
+    KITE_ASSIGN_OR_RETURN(Checkpoint c, load_checkpoint(path, options, /*load_tokenizer=*/false));
+    return std::move(c.model);
+}
+
+Result<Checkpoint> load_checkpoint(const std::string& path, const LoadOptions& options, bool load_tokenizer) {
     KITE_ASSIGN_OR_RETURN(auto source, open_source(path, options.dummy_weights));
     const std::string src = config_name(path);
     const nlohmann::json& j = source->config_json();
@@ -76,22 +82,21 @@ Result<std::unique_ptr<Model>> load_model(const std::string& path, const LoadOpt
     KITE_ASSIGN_OR_RETURN(DecoderSpec spec, arch->describe(j, src));
     spec.config.architecture = name;
     if (spec.config.model_type.empty()) spec.config.model_type = arch->model_type;
-    if (spec.config.eos_token_ids.empty()) {
-        auto gen = parse_generation_config(source->generation_config_json(), path);
-        if (gen.ok()) spec.config.eos_token_ids = gen->eos_token_ids;
+    Checkpoint c;
+    auto gen = parse_generation_config(source->generation_config_json(), path);
+    if (gen.ok()) c.defaults = *gen;
+    if (spec.config.eos_token_ids.empty()) spec.config.eos_token_ids = c.defaults.eos_token_ids;
+    if (load_tokenizer) {
+        // A GGUF file's tokenizer comes from the metadata already read; a folder's from its files.
+        auto tok = source->gguf_file() ? tokenizer_from_gguf(*source->gguf_file()) : load_model_tokenizer(path);
+        if (tok.ok()) c.tokenizer = *tok;
+        else c.tokenizer_error = tok.status().message();
     }
-    KITE_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, make_decoder(std::move(spec), *source, options));
+    KITE_ASSIGN_OR_RETURN(c.model, make_decoder(std::move(spec), *source, options));
     if (options.kv_cache_dtype != ops::KvCacheDtype::kAuto && options.device != Device::kCpu)
         return unimplemented("--kv-cache-dtype int8/fp8 has no CUDA kernels yet (use auto with --device cuda)");
-    model->set_kv_cache_dtype(options.kv_cache_dtype);
-    return model;
-}
-
-GenerationDefaults load_generation_defaults(const std::string& path) {
-    auto source = open_source(path);
-    if (!source.ok()) return {};
-    auto gen = parse_generation_config((*source)->generation_config_json(), path);
-    return gen.ok() ? *gen : GenerationDefaults{};
+    c.model->set_kv_cache_dtype(options.kv_cache_dtype);
+    return c;
 }
 
 }  // namespace kite

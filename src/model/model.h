@@ -15,6 +15,8 @@
 
 namespace kite {
 
+class Tokenizer;
+
 class Model {
 public:
     virtual ~Model() = default;
@@ -59,7 +61,15 @@ struct LoadOptions {
 
 // A model folder (config.json + *.safetensors) or a .gguf file.
 Result<std::unique_ptr<Model>> load_model(const std::string& path, const LoadOptions& options = {});
-// Generation defaults beside the model (generation_config.json, GGUF metadata); empty if none.
-GenerationDefaults load_generation_defaults(const std::string& path);
+// Everything a checkpoint holds, from one opening of its path: the model, its generation defaults
+// and its tokenizer (from the GGUF metadata, or the folder's tokenizer.json).
+struct Checkpoint {
+    std::unique_ptr<Model> model;
+    GenerationDefaults defaults;
+    std::shared_ptr<Tokenizer> tokenizer;  // null when the checkpoint has none
+    std::string tokenizer_error;           // why it is null
+};
+// `load_tokenizer` false: leave the tokenizer out (another one is named, or none is needed).
+Result<Checkpoint> load_checkpoint(const std::string& path, const LoadOptions& options, bool load_tokenizer = true);
 
 }  // namespace kite
