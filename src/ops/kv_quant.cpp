@@ -65,6 +65,8 @@ Status paged_attention_quant(KvCacheDtype dtype, const Tensor& q, const Tensor& 
     const int64_t num_blocks = k_pool.dim(0), block_size = k_pool.dim(1), kv_heads = k_pool.dim(2);
     if (k_pool.dim(3) != head_dim || heads % kv_heads != 0 || out.numel() != q.numel() || out.dtype() != DType::kF32)
         return invalid_argument("paged_attention: q " + q.shape_string() + " and pool " + k_pool.shape_string() + " disagree");
+    if (p.alibi_falcon_bf16)
+        return unimplemented("paged_attention: Falcon's bf16 ALiBi form with an 8-bit KV cache is not supported (use --kv-cache-dtype auto)");
     if (!p.alibi_slopes.empty() && static_cast<int64_t>(p.alibi_slopes.size()) != heads)
         return invalid_argument("paged_attention: " + std::to_string(p.alibi_slopes.size()) + " ALiBi slopes for " +
                                 std::to_string(heads) + " heads");

@@ -80,6 +80,7 @@ Status AttentionBlock::forward(int layer, const Tensor& x, StepContext& ctx, Ten
     ap.sliding_window = spec_.sliding_window;
     ap.logit_softcap = spec_.softcap;
     ap.alibi_slopes = spec_.alibi_slopes;
+    ap.alibi_falcon_bf16 = spec_.alibi_falcon_bf16;
     if (const ops::KvCacheDtype kvd = ctx.kv.shape().kv_dtype; kvd != ops::KvCacheDtype::kAuto) {  // 8-bit cache
         KvCache& kv = ctx.kv;
         KITE_RETURN_IF_ERROR(ops::write_kv_quant(kvd, k, v, batch.slot_mapping, kv.k(layer), kv.v(layer), kv.k_scale(layer),
