@@ -5,6 +5,7 @@
 
 #include "core/device.h"
 #include "ops/ops.h"
+#include "ops/wq.h"
 
 namespace kite {
 
@@ -71,7 +72,8 @@ Result<Linear> Linear::load(const LinearSpec& spec, WeightLoader& loader) {
         if (static_cast<int64_t>(spec.row_order.size()) != spec.out())
             return internal_error("LinearSpec: row_order has " + std::to_string(spec.row_order.size()) + " rows, expected " +
                                   std::to_string(spec.out()));
-        l.w.t = permute_rows(l.w.t, spec.row_order);
+        if (l.w.is_int_quantized()) l.w = ops::permute_int_weight_rows(l.w, spec.row_order);
+        else l.w.t = permute_rows(l.w.t, spec.row_order);
         if (l.bias.defined()) l.bias = permute_rows(l.bias, spec.row_order);
     }
     return l;

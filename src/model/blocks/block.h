@@ -112,7 +112,13 @@ struct Linear {
     Status forward(const Tensor& x, Tensor& out) const;
     // The same, plus each sequence's LoRA delta when the step uses adapters (ForwardBatch::loras).
     Status forward(const Tensor& x, Tensor& out, const StepContext& ctx) const;
-    void tensors(TensorList& out) { out.push_back(&w.t); out.push_back(&bias); }
+    void tensors(TensorList& out) {
+        out.push_back(&w.t);
+        out.push_back(&w.quant.scales);  // undefined unless integer weight-only (ops/wq.h)
+        out.push_back(&w.quant.zeros);
+        out.push_back(&w.quant.perm);
+        out.push_back(&bias);
+    }
 };
 
 // out row i = t row order[i] (whole rows: quantized rows move block for block; a 1-D tensor's
