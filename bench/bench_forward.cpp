@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
     int prompt_len = 128, decode = 64;
     for (int i = 2; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--dummy")) lo.dummy_weights = true;
-        else if (!std::strcmp(argv[i], "--keep-quantized")) lo.keep_quantized = true;
+        else if (!std::strcmp(argv[i], "--dequantize-at-load")) lo.dequantize_at_load = true;
         else if (!std::strcmp(argv[i], "--prompt-len") && i + 1 < argc) prompt_len = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--decode") && i + 1 < argc) decode = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) set_num_threads(std::atoi(argv[++i]));

@@ -2,6 +2,7 @@
 
 #include "core/device.h"
 #include "model/gguf_tokenizer.h"
+#include "ops/quant.h"
 
 namespace kite::cli {
 
@@ -15,14 +16,28 @@ Result<Device> parse_device(const std::string& name) {
 
 void declare_load_flags(Flags& f) {
     f.add("device", "cpu|cuda", "where the model runs (default cpu)", "KITE_DEVICE");
-    f.add_switch("keep-quantized", "GGUF: compute on the quantized blocks instead of dequantizing at load",
+    f.add_switch("dequantize-at-load",
+                 "CPU: store GGUF blocks and f16/bf16 weights as f32 at load (same results, ~file size x 2-8 in memory)",
+                 "KITE_DEQUANTIZE_AT_LOAD");
+    f.add_switch("keep-quantized", "accepted for compatibility: computing on the stored GGUF blocks is the default",
                  "KITE_KEEP_QUANTIZED");
+    f.add_switch("cpu-int8-activations",
+                 "CPU, GGUF Q4_0/Q4_1/Q5_0/Q5_1/Q8_0: quantize activations to int8 per block of 32 and use integer dot "
+                 "products (faster, approximate; the default f32-activation path is exact)",
+                 "KITE_CPU_INT8_ACTIVATIONS");
 }
 
 Result<LoadOptions> load_options_from_flags(const Flags& f) {
     LoadOptions lo;
-    lo.keep_quantized = f.get_switch("keep-quantized");
+    lo.dequantize_at_load = f.get_switch("dequantize-at-load");
+    if (lo.dequantize_at_load && f.get_switch("keep-quantized"))
+        return invalid_argument("--dequantize-at-load and --keep-quantized contradict each other; pass one");
     KITE_ASSIGN_OR_RETURN(lo.device, parse_device(f.get_or("device", "cpu")));
+    const bool int8 = f.get_switch("cpu-int8-activations");
+    if (int8 && lo.device != Device::kCpu) return invalid_argument("--cpu-int8-activations applies to --device cpu only");
+    if (int8 && lo.dequantize_at_load)
+        return invalid_argument("--cpu-int8-activations computes on the stored GGUF blocks; drop --dequantize-at-load");
+    ops::set_int8_activations(int8);  // process-wide: one model per process
     return lo;
 }
 

@@ -22,7 +22,8 @@ struct ModelSession {
 // "cpu" or "cuda" (--device); cuda only when built with KITE_CUDA and a GPU answers.
 Result<Device> parse_device(const std::string& name);
 
-// --device and --keep-quantized, shared by every command that loads a model.
+// --device, --dequantize-at-load, --cpu-int8-activations (and the old --keep-quantized), shared by
+// every command that loads a model.
 void declare_load_flags(Flags& f);
 Result<LoadOptions> load_options_from_flags(const Flags& f);
 

@@ -1,5 +1,6 @@
 // Loads named weights with the shape an architecture expects, into the form the ops compute on:
-// f32 (converted from f16/bf16, or dequantized) or, with keep_quantized, GGUF blocks as stored.
+// on the CPU, GGUF blocks and f16/bf16 as stored; f32 (widened or dequantized) on CUDA or with
+// LoadOptions::dequantize_at_load.
 // With dummy_weights it makes seeded random weights instead (benchmarks of real shapes).
 #pragma once
 

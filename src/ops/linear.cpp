@@ -22,14 +22,9 @@ Status linear(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out)
         return invalid_argument("linear: bias must be f32 [" + std::to_string(N) + "]");
     if (on_cuda(x))
         return cuda::linear(x.data<float>(), T, K, w.t, bias ? bias->data<float>() : nullptr, out.data<float>());
-    if (dtype_is_quantized(w.t.dtype())) {
-        quant_matmul(x.data<float>(), T, K, w.t, out.data<float>());
-        if (bias != nullptr) {
-            const float* b = bias->data<float>();
-            float* o = out.data<float>();
-            for (int64_t t = 0; t < T; ++t)
-                for (int64_t n = 0; n < N; ++n) o[t * N + n] += b[n];
-        }
+    // GGUF blocks and 16-bit floats are expanded in registers (ops/quant.h), bit-identical to f32.
+    if (dtype_is_quantized(w.t.dtype()) || w.t.dtype() == DType::kBF16 || w.t.dtype() == DType::kF16) {
+        quant_matmul(x.data<float>(), T, K, w.t, out.data<float>(), bias ? bias->data<float>() : nullptr);
         return Status::ok();
     }
     KITE_RETURN_IF_ERROR(require_f32("linear", "weight", w.t));

@@ -1,7 +1,7 @@
 // The default GGUF model against transformers loading the same file (tests/data/gguf_reference.json,
 // made by tools/gguf/make_reference.py): logits at every position of prompt + greedy continuation
-// (top-32 ids and 64 fixed ids) and the 64 greedy ids, on the dequantized-f32 path and on the
-// quantized-block path (keep_quantized).
+// (top-32 ids and 64 fixed ids) and the 64 greedy ids, on the default stored-block path and with
+// LoadOptions::dequantize_at_load; and the two paths' logits bit-identical to each other.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -29,8 +29,8 @@ const std::string kRef = std::string(KITE_SOURCE_DIR) + "/tests/data/gguf_refere
 // Dequantized path: both sides hold identical f32 weights (dequantization is bit-exact) and differ
 // only in summation order: float32 rounding through 30 layers, measured 8.6e-5.
 constexpr double kTolF32 = 1e-3;
-// Quantized path: the same weights expanded block by block inside quant_matmul, f32 activations,
-// another summation order: measured 9.1e-5, so the same bound holds.
+// Stored-block path: the same weights expanded in registers inside quant_matmul, bit-identical to
+// the dequantized path (checked below), so the same bound.
 constexpr double kTolQuant = 1e-3;
 
 std::vector<int32_t> ints(const nlohmann::json& j) { return j.get<std::vector<int32_t>>(); }
@@ -50,7 +50,7 @@ protected:
 TEST_P(GgufReference, LogitsAndGreedyMatchTransformers) {
     const bool quantized = GetParam();
     LoadOptions opt;
-    opt.keep_quantized = quantized;
+    opt.dequantize_at_load = !quantized;
     auto model = load_model(kModel, opt);
     ASSERT_TRUE(model.ok()) << model.status().to_string();
     const double tol = quantized ? kTolQuant : kTolF32;
@@ -91,7 +91,7 @@ TEST_P(GgufReference, LogitsAndGreedyMatchTransformers) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, GgufReference, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "quantized" : "dequantized"; });
+                         [](const auto& info) { return info.param ? "stored_blocks" : "dequantize_at_load"; });
 
 // Step-by-step greedy decoding (prefill, then one token per forward) on one chat prompt.
 TEST(GgufReferenceDecode, IncrementalGreedyMatches) {
@@ -100,7 +100,7 @@ TEST(GgufReferenceDecode, IncrementalGreedyMatches) {
     ASSERT_TRUE(in.good());
     const auto ref = nlohmann::json::parse(in);
     LoadOptions opt;
-    opt.keep_quantized = true;  // the path `kite generate` takes on a laptop-sized budget
+    // the default path, the one `kite generate` takes
     auto model = load_model(kModel, opt);
     ASSERT_TRUE(model.ok()) << model.status().to_string();
     const auto& p = ref["prompts"][2];
@@ -121,6 +121,47 @@ TEST(GgufReferenceDecode, IncrementalGreedyMatches) {
         next = argmax(rows->back());
     }
     EXPECT_EQ(got, greedy) << p["name"];
+}
+
+// Every prompt of the reference, prompt + greedy continuation at once (a prefill-sized batch) and
+// token by token (decode-sized steps): the stored-block path's logits equal the dequantized path's
+// bit for bit.
+TEST(GgufReferencePaths, StoredBlocksBitIdenticalToDequantized) {
+    if (!std::ifstream(kModel).good()) GTEST_SKIP() << "run scripts/fetch_default_model.sh";
+    std::ifstream in(kRef);
+    ASSERT_TRUE(in.good());
+    const auto ref = nlohmann::json::parse(in);
+    LoadOptions deq;
+    deq.dequantize_at_load = true;
+    auto a = load_model(kModel);
+    auto b = load_model(kModel, deq);
+    ASSERT_TRUE(a.ok() && b.ok());
+    for (const auto& p : ref["prompts"]) {
+        std::vector<int32_t> ids = ints(p["prompt_ids"]);
+        const std::vector<int32_t> greedy = ints(p["greedy_ids"]);
+        ids.insert(ids.end(), greedy.begin(), greedy.begin() + 8);
+        std::vector<std::vector<float>> rows[2];
+        for (int m = 0; m < 2; ++m) {
+            Model& model = m == 0 ? **a : **b;
+            auto kv = KvCache::create(model.kv_shape(16, 16));
+            ASSERT_TRUE(kv.ok());
+            TestSequence seq;
+            int next_block = 0;
+            const size_t split = ids.size() - 8;  // prefill all but 8, then one token per step
+            auto r = run_step(model, *kv, {&seq}, {std::vector<int32_t>(ids.begin(), ids.begin() + split)}, true,
+                              &next_block);
+            ASSERT_TRUE(r.ok()) << r.status().to_string();
+            rows[m] = *r;
+            for (size_t k = split; k < ids.size(); ++k) {
+                auto s = run_step(model, *kv, {&seq}, {{ids[k]}}, false, &next_block);
+                ASSERT_TRUE(s.ok()) << s.status().to_string();
+                rows[m].push_back(s->back());
+            }
+        }
+        ASSERT_EQ(rows[0].size(), rows[1].size());
+        for (size_t t = 0; t < rows[0].size(); ++t)
+            ASSERT_EQ(rows[0][t], rows[1][t]) << p["name"] << " position " << t;
+    }
 }
 
 }  // namespace

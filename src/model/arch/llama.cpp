@@ -69,11 +69,8 @@ Status LlamaModel::load(const WeightSource& src, const LoadOptions& opts) {
     KITE_ASSIGN_OR_RETURN(final_norm_, w.vector_f32({"model.norm.weight"}, {H}));
     if (!c.tie_word_embeddings || w.has("lm_head.weight")) {
         KITE_ASSIGN_OR_RETURN(lm_head_, w.linear({"lm_head.weight"}, {c.vocab_size}, H));
-    } else if (dtype_is_quantized(embed_.dtype()) || embed_.dtype() == DType::kF32) {
-        lm_head_ = Weight{embed_};
     } else {
-        KITE_ASSIGN_OR_RETURN(Tensor t, to_f32(embed_, "model.embed_tokens.weight"));
-        lm_head_ = Weight{t};
+        lm_head_ = Weight{embed_};  // the loader stored the table in a form ops::linear computes on
     }
     layers_.resize(c.num_layers);
     for (int l = 0; l < c.num_layers; ++l) {
