@@ -4,6 +4,9 @@
 // `#pragma GCC optimize("fp-contract=off")` before any include: GCC otherwise fuses the intrinsics'
 // `d * q + m` into one FMA, which rounds once and changes the value.
 //
+// Where d * q is exact in f32 (an f16 scale has 11 significant bits, q at most 8, so the product
+// fits in 24), fl(d * q + m) equals fma(d, q, m): both round once. Those types use one FMA.
+//
 // Each type: kElems / kBytes per block and load(block, sub, v) writing elements [32*sub, 32*sub+32)
 // of the block into v[0..3] (8 each, in order).
 #pragma once
@@ -81,7 +84,7 @@ struct Q4_1 {  // {f16 d; f16 m; u8 qs[16]}: d * q + m
         __m256i q[4];
         nibbles(b + 4, q);
 #pragma GCC unroll 4
-        for (int g = 0; g < 4; ++g) v[g] = _mm256_add_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(q[g])), m);
+        for (int g = 0; g < 4; ++g) v[g] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(q[g]), m);  // d * q exact
     }
 };
 
@@ -97,7 +100,7 @@ inline void load_q5(const uint8_t* b, __m256 v[4]) {
     for (int g = 0; g < 4; ++g) {
         const __m256i e = _mm256_or_si256(q[g], q5_high(qh, g));
         if constexpr (kHasMin) {
-            v[g] = _mm256_add_ps(_mm256_mul_ps(d, _mm256_cvtepi32_ps(e)), _mm256_set1_ps(h2f(b + 2)));
+            v[g] = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(e), _mm256_set1_ps(h2f(b + 2)));  // d * q exact
         } else {
             v[g] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(e, _mm256_set1_epi32(16))));
         }
@@ -130,7 +133,8 @@ inline void load_q45_k(const uint8_t* b, int j, __m256 v[4]) {
     __m256i g[4];
     widen(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1), g);
 #pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) v[k] = _mm256_sub_ps(_mm256_mul_ps(d1, _mm256_cvtepi32_ps(g[k])), m1);
+    // d1 = d * scale (11 + 6 bits) times q (5 bits) is exact: one FMA.
+    for (int k = 0; k < 4; ++k) v[k] = _mm256_fmsub_ps(d1, _mm256_cvtepi32_ps(g[k]), m1);
 }
 struct Q4_K {
     static constexpr int kElems = 256, kBytes = 144;
