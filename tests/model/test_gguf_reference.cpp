@@ -14,6 +14,7 @@
 
 #include "model/model.h"
 #include "model_test_util.h"
+#include "ops/quant.h"
 
 namespace kite {
 namespace {
@@ -162,6 +163,51 @@ TEST(GgufReferencePaths, StoredBlocksBitIdenticalToDequantized) {
         for (size_t t = 0; t < rows[0].size(); ++t)
             ASSERT_EQ(rows[0][t], rows[1][t]) << p["name"] << " position " << t;
     }
+}
+
+// --cpu-int8-activations (approximate): activations rounded to int8 per block of 32. Logits at every
+// position stay within kTolInt8 of transformers' f32 logits (logits span about +-35; the rounding
+// error of each activation is at most 1/254 of its block's largest magnitude), and the greedy
+// continuation of every prompt agrees with the reference for at least its first kMinInt8Agree ids.
+constexpr double kTolInt8 = 1.0;
+constexpr int kMinInt8Agree = 8;
+
+TEST(GgufReferenceInt8, LogitsCloseToTransformers) {
+    if (!std::ifstream(kModel).good()) GTEST_SKIP() << "run scripts/fetch_default_model.sh";
+    std::ifstream in(kRef);
+    ASSERT_TRUE(in.good());
+    const auto ref = nlohmann::json::parse(in);
+    auto model = load_model(kModel);
+    ASSERT_TRUE(model.ok());
+    const std::vector<int32_t> fixed = ints(ref["fixed_ids"]);
+    ops::set_int8_activations(true);
+    for (const auto& p : ref["prompts"]) {
+        const std::vector<int32_t> prompt = ints(p["prompt_ids"]), greedy = ints(p["greedy_ids"]);
+        std::vector<int32_t> seq_ids = prompt;
+        seq_ids.insert(seq_ids.end(), greedy.begin(), greedy.end() - 1);
+        auto kv = KvCache::create((*model)->kv_shape(16, 16));
+        ASSERT_TRUE(kv.ok());
+        TestSequence seq;
+        int next_block = 0;
+        auto rows = run_step(**model, *kv, {&seq}, {seq_ids}, /*all_rows=*/true, &next_block);
+        ASSERT_TRUE(rows.ok()) << rows.status().to_string();
+        double max_diff = 0;
+        for (size_t t = 0; t < rows->size(); ++t) {
+            const auto& pos = p["positions"][t];
+            for (const auto& pair : pos["top"])
+                max_diff = std::max(max_diff, std::fabs((*rows)[t][pair[0].get<int>()] - pair[1].get<double>()));
+            for (size_t i = 0; i < fixed.size(); ++i)
+                max_diff = std::max(max_diff, std::fabs((*rows)[t][fixed[i]] - pos["fixed"][i].get<double>()));
+        }
+        int agree = 0;
+        while (agree < static_cast<int>(greedy.size()) && argmax((*rows)[prompt.size() - 1 + agree]) == greedy[agree])
+            ++agree;
+        std::printf("gguf int8 %s: max |logit diff| = %.3g, greedy agrees for %d of %zu ids\n",
+                    p["name"].get<std::string>().c_str(), max_diff, agree, greedy.size());
+        EXPECT_LT(max_diff, kTolInt8) << p["name"];
+        EXPECT_GE(agree, kMinInt8Agree) << p["name"];
+    }
+    ops::set_int8_activations(false);
 }
 
 }  // namespace
