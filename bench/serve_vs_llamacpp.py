@@ -92,6 +92,8 @@ def main():
     ap.add_argument("--output-len", type=int, default=64)
     ap.add_argument("--requests-per-slot", type=int, default=4)
     ap.add_argument("--kite-args", default="", help="extra kite serve flags, e.g. --cpu-int8-activations")
+    ap.add_argument("--kite-kv-mb", type=int, default=128,
+                    help="kite's KV budget (f32; 128 MiB holds 16 x 170 tokens of this model)")
     ap.add_argument("--skip-llamacpp", action="store_true")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -99,7 +101,7 @@ def main():
     servers = []
     port = free_port()
     kite_cmd = [args.kite, "serve", "--model", args.model, "--host", "127.0.0.1", "--port", str(port),
-                "--max-num-seqs", str(max(args.concurrency))] + shlex.split(args.kite_args)
+                "--max-num-seqs", str(max(args.concurrency)), "--kv-cache-mem-mb", str(args.kite_kv_mb)] + shlex.split(args.kite_args)
     env = dict(os.environ, KITE_NUM_THREADS=str(args.threads))  # `kite serve` takes its thread count from here
     servers.append(measure("kite" + (" " + args.kite_args if args.kite_args else ""), kite_cmd, port, args, env))
     if not args.skip_llamacpp:
