@@ -106,11 +106,11 @@ def main():
     servers.append(measure("kite" + (" " + args.kite_args if args.kite_args else ""), kite_cmd, port, args, env))
     if not args.skip_llamacpp:
         port = free_port()
-        # n_parallel-style batching is not offered by llama-cpp-python's server: it serves one request
-        # at a time (requests queue), which is what this measures.
+        # llama-cpp-python's server runs one request at a time; by default a new request interrupts
+        # the running one (its stream just ends early), so queue them instead.
         lc_cmd = [sys.executable, "-m", "llama_cpp.server", "--model", args.model, "--host", "127.0.0.1",
                   "--port", str(port), "--n_threads", str(args.threads), "--n_threads_batch", str(args.threads),
-                  "--n_ctx", "2048", "--n_batch", "512"]
+                  "--n_ctx", "2048", "--n_batch", "512", "--interrupt_requests", "False"]
         servers.append(measure("llama.cpp (llama-cpp-python server)", lc_cmd, port, args))
     load = os.getloadavg()
     if args.json:
