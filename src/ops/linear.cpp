@@ -8,7 +8,8 @@
 namespace kite::ops {
 
 Status linear(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out) {
-    KITE_RETURN_IF_ERROR(require_one_device("linear", {&x, &w.t, bias, &out}));
+    Device dev{};
+    KITE_RETURN_IF_ERROR(check_devices("linear", {&x, &w.t, bias, &out}, &dev));
     KITE_RETURN_IF_ERROR(require_f32("linear", "x", x));
     KITE_RETURN_IF_ERROR(require_shape("linear", "x", x, 2));
     KITE_RETURN_IF_ERROR(require_shape("linear", "weight", w.t, 2));
@@ -20,21 +21,17 @@ Status linear(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out)
                                 out.shape_string());
     if (bias != nullptr && (bias->numel() != N || bias->dtype() != DType::kF32))
         return invalid_argument("linear: bias must be f32 [" + std::to_string(N) + "]");
-    if (on_cuda(x))
-        return cuda::linear(x.data<float>(), T, K, w.t, bias ? bias->data<float>() : nullptr, out.data<float>());
-    // GGUF blocks and 16-bit floats are expanded in registers (ops/quant.h), bit-identical to f32.
-    if (dtype_is_quantized(w.t.dtype()) || w.t.dtype() == DType::kBF16 || w.t.dtype() == DType::kF16) {
-        quant_matmul(x.data<float>(), T, K, w.t, out.data<float>(), bias ? bias->data<float>() : nullptr);
-        return Status::ok();
-    }
-    KITE_RETURN_IF_ERROR(require_f32("linear", "weight", w.t));
-    cpu::gemm_nt_f32(x.data<float>(), T, K, w.t.data<float>(), N, bias ? bias->data<float>() : nullptr,
-                     out.data<float>());
-    return Status::ok();
+    // On the CPU, GGUF blocks and f16/bf16 are computed on as stored (ops/quant.h, bit-identical to f32).
+    const DType wt = w.t.dtype();
+    if (dev == Device::kCpu && !dtype_is_quantized(wt) && wt != DType::kBF16 && wt != DType::kF16)
+        KITE_RETURN_IF_ERROR(require_f32("linear", "weight", w.t));
+    return KITE_DISPATCH(dev, linear, x.data<float>(), T, K, w.t, bias ? bias->data<float>() : nullptr,
+                         out.data<float>());
 }
 
 Status embedding(const Tensor& table, std::span<const int32_t> ids, Tensor& out) {
-    KITE_RETURN_IF_ERROR(require_one_device("embedding", {&table, &out}));
+    Device dev{};
+    KITE_RETURN_IF_ERROR(check_devices("embedding", {&table, &out}, &dev));
     KITE_RETURN_IF_ERROR(require_shape("embedding", "table", table, 2));
     const int64_t V = table.dim(0), H = table.dim(1);
     if (out.dtype() != DType::kF32 || out.ndim() != 2 || out.dim(0) != static_cast<int64_t>(ids.size()) || out.dim(1) != H)
@@ -43,9 +40,7 @@ Status embedding(const Tensor& table, std::span<const int32_t> ids, Tensor& out)
         if (id < 0 || id >= V)
             return invalid_argument("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
     }
-    if (on_cuda(table)) return cuda::embedding(table, ids, out.data<float>());
-    cpu::embedding(table, ids, out.data<float>());
-    return Status::ok();
+    return KITE_DISPATCH(dev, embedding, table, ids, out.data<float>());
 }
 
 }  // namespace kite::ops
