@@ -1,6 +1,6 @@
 // CPU forward-pass micro-benchmark: prefill and decode tokens/s of one sequence, for a model folder
 // or for random weights of a given config.json (--dummy). Run on purpose (bench/run_cpu_bench.sh).
-//   bench_forward MODEL_DIR_OR_CONFIG [--dummy] [--prompt-len N] [--decode N] [--threads N]
+//   bench_forward MODEL_DIR_OR_CONFIG [--dummy] [--dequantize-at-load] [--cpu-int8-activations] [--prompt-len N] [--decode N] [--threads N]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +9,7 @@
 
 #include "core/parallel.h"
 #include "model/model.h"
+#include "ops/quant.h"
 
 using namespace kite;
 
@@ -20,14 +21,15 @@ double now_s() {
 
 int main(int argc, char** argv) {
     if (argc < 2) {
-        std::fprintf(stderr, "usage: bench_forward MODEL [--dummy] [--prompt-len N] [--decode N] [--threads N]\n");
+        std::fprintf(stderr, "usage: bench_forward MODEL [--dummy] [--dequantize-at-load] [--cpu-int8-activations] [--prompt-len N] [--decode N] [--threads N]\n");
         return 2;
     }
     LoadOptions lo;
     int prompt_len = 128, decode = 64;
     for (int i = 2; i < argc; ++i) {
         if (!std::strcmp(argv[i], "--dummy")) lo.dummy_weights = true;
-        else if (!std::strcmp(argv[i], "--keep-quantized")) lo.keep_quantized = true;
+        else if (!std::strcmp(argv[i], "--dequantize-at-load")) lo.dequantize_at_load = true;
+        else if (!std::strcmp(argv[i], "--cpu-int8-activations")) ops::set_int8_activations(true);
         else if (!std::strcmp(argv[i], "--prompt-len") && i + 1 < argc) prompt_len = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--decode") && i + 1 < argc) decode = std::atoi(argv[++i]);
         else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) set_num_threads(std::atoi(argv[++i]));

@@ -92,8 +92,9 @@ async def stream_request(host, port, path, body, abort_after_events=None, timeou
 
 
 def stream_text(res, api):
-    """Concatenated text of an OpenAI stream (completions or chat) and its completion tokens."""
-    text, tokens = "", 0
+    """Concatenated text of an OpenAI stream (completions or chat) and its completion tokens (from the
+    usage chunk; servers that send none, such as llama-cpp-python's, one token per text chunk)."""
+    text, tokens, chunks = "", 0, 0
     for e in res.events:
         if e == "[DONE]":
             continue
@@ -101,8 +102,10 @@ def stream_text(res, api):
         if j.get("usage"):
             tokens = j["usage"]["completion_tokens"]
         for c in j.get("choices", []):
-            text += c.get("text", "") if api == "completions" else (c.get("delta", {}).get("content") or "")
-    return text, tokens
+            piece = c.get("text", "") if api == "completions" else (c.get("delta", {}).get("content") or "")
+            text += piece
+            chunks += 1 if piece else 0
+    return text, tokens or chunks
 
 
 WORDS = ("once upon a time there was a little girl named lily she loved to play outside in the park with her "

@@ -4,6 +4,7 @@
 
 #include "core/device.h"
 #include "core/parallel.h"
+#include "ops/quant.h"
 
 namespace kite::cli {
 
@@ -18,8 +19,15 @@ Result<Device> parse_device(const std::string& name) {
 void declare_load_flags(Flags& f) {
     f.section("Model and engine");
     f.add("device", "cpu|cuda", "where the model runs (default cpu)", "KITE_DEVICE");
-    f.add_switch("keep-quantized", "GGUF: compute on the quantized blocks instead of dequantizing at load",
+    f.add_switch("dequantize-at-load",
+                 "CPU: store GGUF blocks and f16/bf16 weights as f32 at load (same results, 2-8x the memory)",
+                 "KITE_DEQUANTIZE_AT_LOAD");
+    f.add_switch("keep-quantized", "accepted for compatibility: computing on the stored GGUF blocks is the default",
                  "KITE_KEEP_QUANTIZED");
+    f.add_switch("cpu-int8-activations",
+                 "CPU, GGUF Q4_0/Q4_1/Q5_0/Q5_1/Q8_0: quantize activations to int8 per block of 32 and use integer dot "
+                 "products (faster, approximate; the default f32-activation path is exact)",
+                 "KITE_CPU_INT8_ACTIVATIONS");
     f.add_switch("dummy-weights", "random weights from config.json alone (real shapes without a checkpoint)");
     f.add("threads", "N", "CPU threads (default: all cores)", "KITE_NUM_THREADS");
     // Quantization (docs/quantization.md).
@@ -54,9 +62,16 @@ Status quantization_from_flags(const Flags& f, LoadOptions& lo) {
 
 Result<LoadOptions> load_options_from_flags(const Flags& f) {
     LoadOptions lo;
-    lo.keep_quantized = f.get_switch("keep-quantized");
+    lo.dequantize_at_load = f.get_switch("dequantize-at-load");
+    if (lo.dequantize_at_load && f.get_switch("keep-quantized"))
+        return invalid_argument("--dequantize-at-load and --keep-quantized contradict each other; pass one");
     lo.dummy_weights = f.get_switch("dummy-weights");
     KITE_ASSIGN_OR_RETURN(lo.device, parse_device(f.get_or("device", "cpu")));
+    const bool int8 = f.get_switch("cpu-int8-activations");
+    if (int8 && lo.device != Device::kCpu) return invalid_argument("--cpu-int8-activations applies to --device cpu only");
+    if (int8 && lo.dequantize_at_load)
+        return invalid_argument("--cpu-int8-activations computes on the stored GGUF blocks; drop --dequantize-at-load");
+    ops::set_int8_activations(int8);  // process-wide: one model per process
     KITE_ASSIGN_OR_RETURN(int64_t threads, f.get_int("threads", 0, 0, 4096));
     if (threads > 0) set_num_threads(static_cast<int>(threads));
     KITE_RETURN_IF_ERROR(quantization_from_flags(f, lo));

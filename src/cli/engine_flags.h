@@ -12,7 +12,7 @@
 
 namespace kite::cli {
 
-// --device, --keep-quantized, --dummy-weights, --threads: where and how the model is loaded and
+// --device, --dequantize-at-load (--keep-quantized), --cpu-int8-activations, --dummy-weights, --threads: where and how the model is loaded and
 // run (reading them sets the CPU thread pool's size).
 void declare_load_flags(Flags& f);
 Result<LoadOptions> load_options_from_flags(const Flags& f);

@@ -39,8 +39,11 @@ protected:
 };
 
 struct LoadOptions {
-    // Keep GGUF weights in their quantized blocks and compute on them (else dequantize at load).
-    bool keep_quantized = false;
+    // Store every linear/embedding weight as f32 at load (GGUF blocks dequantized, f16/bf16 widened)
+    // instead of computing on the stored form. Same results either way (ops/quant.h is bit-exact);
+    // the stored form takes the file's size in memory and streams fewer bytes per decode step.
+    // Weights on a CUDA device are always f32.
+    bool dequantize_at_load = false;
     // Random weights from config.json alone (benchmarks of real shapes without a checkpoint).
     bool dummy_weights = false;
     uint64_t dummy_seed = 0;

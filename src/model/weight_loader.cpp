@@ -82,7 +82,9 @@ Result<Tensor> WeightLoader::fetch(const std::string& name, const std::vector<in
     if (t.shape() != shape)
         return invalid_argument(source_->location(name) + ": tensor " + name + " has shape " + t.shape_string() +
                                 ", expected " + want);
-    if (allow_quantized && options_.keep_quantized && dtype_is_quantized(t.dtype())) return t;
+    // The CPU kernels compute on GGUF blocks and 16-bit floats directly (ops/quant.h).
+    const bool stored_ok = dtype_is_quantized(t.dtype()) || t.dtype() == DType::kBF16 || t.dtype() == DType::kF16;
+    if (allow_quantized && stored_ok && !options_.dequantize_at_load && options_.device == Device::kCpu) return t;
     return to_f32(t, source_->location(name) + ": tensor " + name);
 }
 

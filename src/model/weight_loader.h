@@ -1,8 +1,9 @@
 // Loads named weights with the shape an architecture expects, into the form the ops compute on:
-// f32 (converted from f16/bf16, or dequantized) or, with keep_quantized, GGUF blocks as stored.
-// With dummy_weights it makes seeded random weights instead (benchmarks of real shapes). Linears
-// may also come packed from GPTQ / AWQ checkpoints (model/quant_checkpoint.h) or be quantized to
-// INT8 / INT4 at load (LoadOptions::quant_bits); either way they reach the ops as a Weight.
+// on the CPU, GGUF blocks and f16/bf16 as stored; f32 (widened or dequantized) on CUDA or with
+// LoadOptions::dequantize_at_load. With dummy_weights it makes seeded random weights instead
+// (benchmarks of real shapes). Linears may also come packed from GPTQ / AWQ checkpoints
+// (model/quant_checkpoint.h) or be quantized to INT8 / INT4 at load (LoadOptions::quant_bits);
+// either way they reach the ops as a Weight.
 #pragma once
 
 #include <cstdint>

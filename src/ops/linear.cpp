@@ -50,7 +50,9 @@ Status linear(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out)
                                 out.shape_string());
     if (bias != nullptr && (bias->numel() != N || bias->dtype() != DType::kF32))
         return invalid_argument("linear: bias must be f32 [" + std::to_string(N) + "]");
-    if (dev == Device::kCpu && !dtype_is_quantized(w.t.dtype()))
+    // On the CPU, GGUF blocks and f16/bf16 are computed on as stored (ops/quant.h, bit-identical to f32).
+    const DType wt = w.t.dtype();
+    if (dev == Device::kCpu && !dtype_is_quantized(wt) && wt != DType::kBF16 && wt != DType::kF16)
         KITE_RETURN_IF_ERROR(require_f32("linear", "weight", w.t));
     return KITE_DISPATCH(dev, linear, x.data<float>(), T, K, w.t, bias ? bias->data<float>() : nullptr,
                          out.data<float>());

@@ -41,7 +41,7 @@ TEST(ModelSession, GgufTokenizerComesFromTheOpenedFile) {
     const std::string gguf = std::string(KITE_SOURCE_DIR) + "/models/SmolLM2-135M-Instruct.Q4_1.gguf";
     if (!std::filesystem::exists(gguf)) GTEST_SKIP() << "no " << gguf;
     LoadOptions lo;
-    lo.keep_quantized = true;
+    // the default load: GGUF blocks kept as stored
     auto s = open_model_session(gguf, "", lo);
     ASSERT_TRUE(s.ok()) << s.status().message();
     ASSERT_NE(s->tokenizer, nullptr) << s->tokenizer_error;

@@ -3,11 +3,14 @@
 // Bit-exactness with the gguf package is tested in tests/model/test_gguf_dequant.cpp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
+#include "ops/cpu/kernels.h"
 #include "ops/quant.h"
 
 namespace kite::ops {
@@ -154,10 +157,107 @@ TEST_P(QuantMatmul, MatchesDequantizedProduct) {
     }
 }
 
+
+// The quantized path's promise: bit-identical to dequantizing at load and running the f32 GEMM, for
+// every row count (register tiles up to 4 rows, expanded panels beyond), with bias, with several
+// panels (N = 300), and for 16-bit floats also when K is not a multiple of 32.
+TEST_P(QuantMatmul, BitIdenticalToF32Gemm) {
+    const DType t = GetParam();
+    std::mt19937 rng(11);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<int64_t> ks = {512};
+    if (!dtype_is_quantized(t)) ks = {512, 40, 13, 77};
+    for (int64_t K : ks) {
+        for (int64_t N : {37, 300}) {
+            auto wbytes = random_weight(t, N, K, rng);
+            std::vector<float> wf(N * K), bias(N);
+            ASSERT_TRUE(dequantize(t, wbytes.data(), wf.data(), N * K).is_ok());
+            for (auto& b : bias) b = nd(rng);
+            Tensor w = Tensor::view(wbytes.data(), t, {N, K}, nullptr);
+            for (int64_t T : {1, 2, 3, 4, 5, 8, 13, 33}) {
+                std::vector<float> x(T * K), out(T * N, -1.0f), ref(T * N, -2.0f);
+                for (auto& v : x) v = nd(rng);
+                for (const float* b : {static_cast<const float*>(nullptr), static_cast<const float*>(bias.data())}) {
+                    quant_matmul(x.data(), T, K, w, out.data(), b);
+                    cpu::gemm_nt_f32(x.data(), T, K, wf.data(), N, b, ref.data());
+                    ASSERT_EQ(0, std::memcmp(out.data(), ref.data(), out.size() * sizeof(float)))
+                        << dtype_name(t) << " K=" << K << " N=" << N << " T=" << T << " bias=" << (b != nullptr);
+                }
+            }
+        }
+    }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllTypes, QuantMatmul,
                          ::testing::Values(DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1,
                                            DType::kQ4_K, DType::kQ5_K, DType::kQ6_K, DType::kF16, DType::kBF16,
                                            DType::kF32),
+                         [](const auto& info) { return std::string(dtype_name(info.param)); });
+
+// int8 activations: x is rounded to d * q per block of 32 (d = max|x| / 127), so with w the
+// dequantized weights the exact result is sum_k w_k * (d q)_k and the error against the f32 product
+// is bounded by sum over blocks of (d / 2) * sum_k |w_k| (each rounded x is off by at most d / 2),
+// plus f32 rounding. The result must also not depend on how many rows share the call.
+class Int8Matmul : public ::testing::TestWithParam<DType> {};
+
+TEST_P(Int8Matmul, WithinActivationRoundingBoundAndRowCountInvariant) {
+    const DType t = GetParam();
+    ASSERT_TRUE(int8_matmul_supports(t));
+    std::mt19937 rng(5);
+    const int64_t N = 53, K = 576, nb = K / 32;
+    auto wbytes = random_weight(t, N, K, rng);
+    std::vector<float> wf(N * K);
+    ASSERT_TRUE(dequantize(t, wbytes.data(), wf.data(), N * K).is_ok());
+    Tensor w = Tensor::view(wbytes.data(), t, {N, K}, nullptr);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    const int64_t T = 9;
+    std::vector<float> x(T * K), out(T * N), one(N);
+    for (auto& v : x) v = nd(rng);
+    x[5] = 40.0f;  // one outlier: its block gets a coarse scale
+    int8_matmul(x.data(), T, K, w, out.data());
+    for (int64_t ti = 0; ti < T; ++ti) {
+        int8_matmul(x.data() + ti * K, 1, K, w, one.data());
+        EXPECT_EQ(0, std::memcmp(one.data(), out.data() + ti * N, N * sizeof(float))) << dtype_name(t) << " row " << ti;
+        for (int64_t n = 0; n < N; ++n) {
+            double ref = 0, bound = 0, mag = 0;
+            for (int64_t b = 0; b < nb; ++b) {
+                double amax = 0, wabs = 0;
+                for (int j = 0; j < 32; ++j) {
+                    const int64_t k = 32 * b + j;
+                    amax = std::max(amax, std::fabs(static_cast<double>(x[ti * K + k])));
+                    wabs += std::fabs(wf[n * K + k]);
+                    ref += static_cast<double>(x[ti * K + k]) * wf[n * K + k];
+                    mag += std::fabs(static_cast<double>(x[ti * K + k]) * wf[n * K + k]);
+                }
+                bound += amax / 127.0 / 2.0 * wabs;
+            }
+            EXPECT_NEAR(out[ti * N + n], ref, bound * 1.001 + 1e-5 * mag + 1e-6) << dtype_name(t) << " n=" << n;
+        }
+    }
+}
+
+TEST(Int8Matmul, SwitchRoutesQuantMatmulAndLeavesOtherTypesExact) {
+    std::mt19937 rng(3);
+    const int64_t N = 7, K = 256;
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    std::vector<float> x(K), a(N), b(N);
+    for (auto& v : x) v = nd(rng);
+    for (DType t : {DType::kQ4_1, DType::kQ4_K}) {
+        auto wbytes = random_weight(t, N, K, rng);
+        Tensor w = Tensor::view(wbytes.data(), t, {N, K}, nullptr);
+        set_int8_activations(true);
+        quant_matmul(x.data(), 1, K, w, a.data());
+        set_int8_activations(false);
+        quant_matmul(x.data(), 1, K, w, b.data());
+        const bool same = std::memcmp(a.data(), b.data(), N * sizeof(float)) == 0;
+        EXPECT_EQ(same, !int8_matmul_supports(t)) << dtype_name(t);
+    }
+    const std::string isa = int8_matmul_isa();
+    EXPECT_TRUE(isa == "avx512vnni" || isa == "avxvnni" || isa == "avx2") << isa;
+}
+
+INSTANTIATE_TEST_SUITE_P(Legacy32Blocks, Int8Matmul,
+                         ::testing::Values(DType::kQ8_0, DType::kQ4_0, DType::kQ4_1, DType::kQ5_0, DType::kQ5_1),
                          [](const auto& info) { return std::string(dtype_name(info.param)); });
 
 }  // namespace

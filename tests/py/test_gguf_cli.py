@@ -1,6 +1,7 @@
 """`kite generate` on the default GGUF model (scripts/fetch_default_model.sh): greedy ids equal to
 transformers' (tests/data/gguf_reference.json, made by tools/gguf/make_reference.py) on both weight
-paths, a sensible chat answer, and one-line errors for broken GGUF files."""
+paths (stored blocks, the default, and --dequantize-at-load), a sensible chat answer, --cpu-int8-activations
+following them on a prompt without near-ties, and one-line errors for broken GGUF files."""
 import json
 import os
 import subprocess
@@ -26,10 +27,9 @@ def gen_json(*args):
 
 
 @needs_model
-@pytest.mark.parametrize("quantized", [True, False])
-def test_greedy_ids_match_transformers(quantized):
+@pytest.mark.parametrize("extra", [[], ["--dequantize-at-load"], ["--keep-quantized"]])
+def test_greedy_ids_match_transformers(extra):
     case = next(c for c in REF["prompts"] if c["name"] == "chat_haiku")
-    extra = ["--keep-quantized"] if quantized else []
     j = gen_json("--model", MODEL, "--prompt-ids", ",".join(map(str, case["prompt_ids"])),
                  "--max-new-tokens", str(len(case["greedy_ids"])), "--temperature", "0", "--ignore-eos", *extra)
     assert j["output_ids"] == case["greedy_ids"]
@@ -39,12 +39,29 @@ def test_greedy_ids_match_transformers(quantized):
 @needs_model
 def test_chat_answers_sensibly_and_stops_at_im_end():
     j = gen_json("--model", MODEL, "--chat", "--prompt", "What is the capital of France?",
-                 "--temperature", "0", "--max-new-tokens", "40", "--keep-quantized")
+                 "--temperature", "0", "--max-new-tokens", "40")
     assert "Paris" in j["text"]
     assert j["finish_reason"] == "stop"
     # The chat prompt is what transformers' apply_chat_template made of the same message.
     ref = next(c for c in REF["prompts"] if c["name"] == "chat_capital")
     assert j["output_ids"] == ref["greedy_ids"][:len(j["output_ids"])]
+
+
+@needs_model
+def test_int8_activations_follow_transformers_on_a_clear_prompt():
+    """The approximate opt-in mode (logit closeness is tested in test_model): on chat_haiku, whose
+    greedy path has no near-ties early on, the first 16 ids are transformers'."""
+    case = next(c for c in REF["prompts"] if c["name"] == "chat_haiku")
+    j = gen_json("--model", MODEL, "--prompt-ids", ",".join(map(str, case["prompt_ids"])),
+                 "--max-new-tokens", "16", "--temperature", "0", "--ignore-eos", "--cpu-int8-activations")
+    assert j["output_ids"] == case["greedy_ids"][:16]
+
+
+def test_contradicting_weight_flags_give_one_line_error():
+    p = run("--model", MODEL, "--prompt-ids", "1", "--dequantize-at-load", "--keep-quantized")
+    assert p.returncode != 0 and "--dequantize-at-load" in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    p = run("--model", MODEL, "--prompt-ids", "1", "--dequantize-at-load", "--cpu-int8-activations")
+    assert p.returncode != 0 and "--cpu-int8-activations" in p.stderr and len(p.stderr.strip().splitlines()) == 1
 
 
 @needs_model

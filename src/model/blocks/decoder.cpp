@@ -126,11 +126,8 @@ Status DecoderModel::load(const WeightSource& source, const LoadOptions& opts) {
     }
     if (!c.tie_word_embeddings || w.has(head_name)) {
         KITE_ASSIGN_OR_RETURN(lm_head_, w.linear({head_name}, {c.vocab_size}, H));
-    } else if (dtype_is_quantized(embed_.dtype()) || embed_.dtype() == DType::kF32) {
-        lm_head_ = Weight{embed_};
     } else {
-        KITE_ASSIGN_OR_RETURN(Tensor t, to_f32(embed_, spec_.embed.tokens));
-        lm_head_ = Weight{t};
+        lm_head_ = Weight{embed_};  // the loader stored the table in a form ops::linear computes on
     }
     if (!spec_.head.bias.empty()) {
         KITE_ASSIGN_OR_RETURN(head_bias_, w.vector_f32({spec_.head.bias}, {c.vocab_size}));

@@ -11,6 +11,7 @@
 #include <cmath>
 
 #include "core/parallel.h"
+#include "ops/cpu/gemm_panel.h"
 #include "ops/cpu/kernels.h"
 
 namespace kite::ops::cpu {
@@ -28,13 +29,7 @@ constexpr int64_t kMinMacsPerChunk = 64 * 1024;
 #define KITE_UNROLL _Pragma("GCC unroll 16")
 
 #if defined(__AVX2__) && defined(__FMA__)
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    __m128 sh = _mm_movehdup_ps(s);
-    s = _mm_add_ps(s, sh);
-    sh = _mm_movehl_ps(sh, s);
-    return _mm_cvtss_f32(_mm_add_ss(s, sh));
-}
+inline float hsum(__m256 v) { return hsum_f32x8(v); }
 
 using Mask = __m256i;
 
@@ -120,6 +115,11 @@ void block(const float* x, int64_t T, int64_t K, const float* w, int64_t n0, int
 }
 
 }  // namespace
+
+void gemm_nt_f32_panel(const float* x, int64_t T, int64_t K, const float* w, int64_t ncols, const float* bias,
+                       float* out, int64_t ldo) {
+    if (T > 0 && ncols > 0 && K > 0) block(x, T, K, w, 0, ncols, bias, out, ldo);
+}
 
 void gemm_nt_f32(const float* x, int64_t T, int64_t K, const float* w, int64_t N, const float* bias, float* out) {
     if (T <= 0 || N <= 0) return;
