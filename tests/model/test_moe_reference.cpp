@@ -125,12 +125,19 @@ INSTANTIATE_TEST_SUITE_P(Families, MoeBatchInvariance, ::testing::Values("mixtra
 
 TEST(MoeBandwidth, DecodeBytesCountOnlyTheRoutedExperts) {
     // shared/families/mixtral: hidden 64, 4 heads / 2 KV heads of 16, 4 experts of 96, top 2, 3
-    // layers, vocab 256, f32 at load. Per layer: 2 norms (128) + q,k,v,o (4096 + 2048 + 2048 + 4096)
+    // layers, vocab 256 (f32 with dequantize_at_load). Per layer: 2 norms (128) + q,k,v,o (4096 + 2048 + 2048 + 4096)
     // + router (4 x 64) + 2 experts x 3 x 96 x 64; then the final norm and lm_head (256 x 64).
-    auto model = load_model(kFamilies + "mixtral");
+    LoadOptions f32;
+    f32.dequantize_at_load = true;
+    auto model = load_model(kFamilies + "mixtral", f32);
     ASSERT_TRUE(model.ok()) << model.status().message();
     const int64_t per_layer = 128 + 12288 + 256 + 2 * 3 * 96 * 64;
     EXPECT_EQ((*model)->weight_bytes_per_step(), (3 * per_layer + 64 + 256 * 64) * 4);
+    // By default the CPU keeps the checkpoint's bf16 matrices (2 bytes); norms are f32.
+    auto stored = load_model(kFamilies + "mixtral");
+    ASSERT_TRUE(stored.ok()) << stored.status().message();
+    const int64_t matrices = 3 * (12288 + 256 + 2 * 3 * 96 * 64) + 256 * 64, norms = 3 * 128 + 64;
+    EXPECT_EQ((*stored)->weight_bytes_per_step(), matrices * 2 + norms * 4);
 }
 
 TEST(MoeConfig, BadRoutingFieldsAreClearErrors) {
