@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "server/json_reader.h"
+
 namespace kite::server {
 
 namespace {
@@ -32,23 +34,7 @@ std::string type_name(const json& v) {
     }
 }
 
-Result<json> parse_json_object(const std::string& body) {
-    json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) {
-        // Parse again with exceptions only to report where it failed.
-        try {
-            json again = json::parse(body);
-            (void)again;
-        } catch (const json::exception& e) {
-            std::string what = e.what();
-            if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
-            return invalid_argument("request body is not valid JSON: " + what);
-        }
-        return invalid_argument("request body is not valid JSON");
-    }
-    if (!j.is_object()) return invalid_argument("request body must be a JSON object, got " + type_name(j));
-    return j;
-}
+Result<json> parse_json_object(const std::string& body) { return read_json_body(body); }
 
 Result<std::optional<int64_t>> get_int(const json& obj, const char* name, int64_t min, int64_t max) {
     auto it = obj.find(name);

@@ -16,7 +16,8 @@ namespace kite::server {
 
 using nlohmann::json;
 
-// Parses a request body; anything but a JSON object is an error.
+// Parses a request body; anything but a JSON object is an error. read_json_body (json_reader.h)
+// with the default depth limit.
 Result<json> parse_json_object(const std::string& body);
 
 Result<std::optional<int64_t>> get_int(const json& obj, const char* name, int64_t min, int64_t max);

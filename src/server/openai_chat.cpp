@@ -3,6 +3,7 @@
 // with one finish_reason per choice and, when asked, a usage chunk.
 #include "server/api_common.h"
 #include "server/json_fields.h"
+#include "server/json_reader.h"
 #include "server/sse.h"
 #include "template/chat_template.h"
 
@@ -131,7 +132,7 @@ Result<json> normalize_messages(const json& body) {
 }  // namespace
 
 void handle_chat(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange> ex, const std::string&) {
-    auto body = parse_json_object(req.body);
+    auto body = read_json_body(req.body, st.config.max_json_depth);
     if (!body.ok()) return respond_error(st, req, *ex, body.status());
     if (Status s = check_model(st, *body); !s.is_ok()) return respond_error(st, req, *ex, s);
     auto parsed = parse_generation(*body, ApiKind::kChat, st.limits);
