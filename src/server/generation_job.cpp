@@ -30,7 +30,7 @@ const char* openai_finish_reason(FinishReason r) {
 }
 
 GenerationJob::GenerationJob(ServerState& state, const HttpRequest& req, std::shared_ptr<Exchange> exchange,
-                             std::unique_ptr<GenerationApi> api, ApiOptions options, std::string id)
+                             std::shared_ptr<GenerationApi> api, ApiOptions options, std::string id)
     : state_(state),
       exchange_(std::move(exchange)),
       api_(std::move(api)),

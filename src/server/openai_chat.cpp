@@ -139,6 +139,10 @@ void handle_chat(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchan
     if (!parsed.ok()) return respond_error(st, req, *ex, parsed.status());
     auto messages = normalize_messages(*body);
     if (!messages.ok()) return respond_error(st, req, *ex, messages.status());
+    size_t content_bytes = 0;  // bounds the template's work before it starts
+    for (const json& m : *messages)
+        if (m["content"].is_string()) content_bytes += m["content"].get_ref<const std::string&>().size();
+    if (Status s = check_prompt_bytes(st, content_bytes, "messages"); !s.is_ok()) return respond_error(st, req, *ex, s);
     auto add_gen = get_bool(*body, "add_generation_prompt");
     if (!add_gen.ok()) return respond_error(st, req, *ex, add_gen.status());
     json vars = {{"bos_token", st.tokenizer->bos_token()}, {"eos_token", st.tokenizer->eos_token()}};

@@ -166,6 +166,9 @@ Status parse_native(const json& body, const ModelLimits& lim, ParsedGeneration& 
     KITE_ASSIGN_OR_RETURN(r.stop, get_string_list(b, "stop_words_str", kMaxStops));
     if (auto it = b.find("stop_words_list"); it != b.end() && !it->is_null()) {
         if (!it->is_array()) return invalid_argument("stop_words_list: expected a list of token-id lists, got " + type_name(*it));
+        if (it->size() > kMaxStopTokenIds)
+            return invalid_argument("stop_words_list: at most " + std::to_string(kMaxStopTokenIds) + " entries, got " +
+                                    std::to_string(it->size()));
         for (const json& seq : *it) {
             json holder = {{"stop_words_list", seq}};
             KITE_ASSIGN_OR_RETURN(auto ids, get_int_list(holder, "stop_words_list", 0, lim.vocab_size - 1, 64));
@@ -173,6 +176,11 @@ Status parse_native(const json& body, const ModelLimits& lim, ParsedGeneration& 
             if (ids.size() == 1) r.stop_token_ids.push_back(ids[0]);
             else out.stop_id_sequences.push_back(std::move(ids));
         }
+        // Multi-token entries become stop strings: together with stop_words_str, capped like `stop`.
+        if (r.stop.size() + out.stop_id_sequences.size() > kMaxStops)
+            return invalid_argument("stop_words_list: at most " + std::to_string(kMaxStops) +
+                                    " multi-token entries and stop_words_str strings together, got " +
+                                    std::to_string(r.stop.size() + out.stop_id_sequences.size()));
     }
     KITE_ASSIGN_OR_RETURN(auto beams, get_int(b, "num_beams", 1, 16));
     KITE_ASSIGN_OR_RETURN(auto nrs, get_int(b, "num_return_sequences", 0, 16));

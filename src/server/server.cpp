@@ -7,12 +7,15 @@
 #include <sstream>
 #include <thread>
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include "model/gguf_tokenizer.h"
 #include "model/model.h"
 #include "server/errors.h"
+#include "server/handlers.h"
 #include "server/router.h"
+#include "server/worker_pool.h"
 
 namespace kite::server {
 
@@ -68,13 +71,26 @@ int run_server(const ServeOptions& o) {
         st.config.chat_template = *t;
     }
     raise_fd_limit();
+    // Buffers over 256 KiB (request bodies, big responses) get their own mappings and go back to
+    // the system when freed; a fixed threshold stops glibc from raising it after the first big free.
+    mallopt(M_MMAP_THRESHOLD, 256 << 10);
+    auto workers = std::make_unique<WorkerPool>(o.num_workers);
     HttpServerOptions http = o.http;
     http.make_error = [&st](int status, const std::string& msg) {
         st.metrics.count_http(status);
         return error_response(status, msg);
     };
-    auto server = HttpServer::create(http, [&st](const HttpRequest& req, std::shared_ptr<Exchange> ex) {
-        dispatch(st, req, std::move(ex));
+    // Requests with a body (parsing, templates, tokenizing) run on the worker pool; the rest
+    // (health, metrics, models) answer on the I/O thread at once.
+    auto server = HttpServer::create(http, [&st, pool = workers.get()](HttpRequest req, std::shared_ptr<Exchange> ex) {
+        if (req.method != "POST") return dispatch(st, req, std::move(ex));
+        pool->submit([&st, req = std::move(req), ex = std::move(ex)] {
+            try {
+                dispatch(st, req, ex);
+            } catch (const std::exception& e) {  // a bug, not a client's fault: a 500 for this request
+                respond(st, req, *ex, error_response(500, std::string("internal error: ") + e.what()));
+            }
+        });
     });
     if (!server.ok()) {
         std::fprintf(stderr, "kite serve: %s\n", server.status().message().c_str());
@@ -124,6 +140,7 @@ int run_server(const ServeOptions& o) {
         poll();
     });
     srv.run();
+    workers.reset();  // finishes what was queued while the engine still exists
     loader.join();
     if (st.engine) st.engine->shutdown(/*drain=*/false);
     // The engine's callbacks hold executors of the I/O loop: drop them while the loop still exists.
