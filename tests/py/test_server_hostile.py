@@ -358,3 +358,19 @@ def test_small_request_is_not_starved_by_wide_ones():
             s.close()
     finally:
         srv.stop(sig=9)
+
+
+def test_serve_help_lists_the_limit_flags():
+    out = subprocess.run([KITE_BINARY, "serve", "--help"], capture_output=True, text=True, timeout=60)
+    text = out.stdout + out.stderr
+    for flag in ["--max-connections", "--max-buffered-body-mb", "--max-header-kb", "--request-timeout-s",
+                 "--max-json-depth", "--max-prompt-bytes", "--max-waiting-requests", "--max-body-mb",
+                 "--concurrency-limit", "--worker-threads"]:
+        assert flag in text, flag
+
+
+def test_bad_limit_flag_is_one_line_error():
+    out = subprocess.run([KITE_BINARY, "serve", "--model", "x", "--max-json-depth", "1"], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 1
+    assert "--max-json-depth" in out.stderr and len(out.stderr.strip().splitlines()) == 1

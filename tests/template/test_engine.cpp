@@ -90,6 +90,23 @@ TEST(Limits, OutputSizeIsBounded) {
     EXPECT_EQ(ok(render("{{ 'x' * 10 }}", {}, ojson::array(), o)), "xxxxxxxxxx");
 }
 
+TEST(Limits, RepeatSizesAreCheckedForOverflow) {
+    // size * n would wrap to a small number in 64 bits (4 * 2^62 = 2^64): refused, not allocated.
+    for (const char* t : {"{{ 'abcd' * 4611686018427387904 }}", "{{ 4611686018427387904 * 'abcd' }}",
+                          "{{ ['a', 'b', 'c', 'd'] * 4611686018427387904 }}", "{{ ('a', 'b', 'c', 'd') * 4611686018427387904 }}"}) {
+        auto r = render(t, {}, ojson::array());
+        ASSERT_FALSE(r.ok()) << t;
+        EXPECT_NE(r.status().message().find("overflows the size of the result"), std::string::npos) << r.status().message();
+    }
+    // A list's copies count their strings' bytes, not only their items.
+    kite::RenderOptions o;
+    o.max_output_bytes = 1000;
+    auto r = render("{{ (['" + std::string(100, 'y') + "'] * 20) | length }}", {}, ojson::array(), o);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("too large"), std::string::npos) << r.status().message();
+    EXPECT_EQ(ok(render("{{ (['ab'] * 3) | join(',') }}", {}, ojson::array(), o)), "ab,ab,ab");
+}
+
 TEST(Limits, LoopIterationsAreBounded) {
     kite::RenderOptions o;
     o.max_loop_iterations = 1000;
