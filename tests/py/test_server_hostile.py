@@ -374,3 +374,127 @@ def test_bad_limit_flag_is_one_line_error():
                          text=True, timeout=60)
     assert out.returncode == 1
     assert "--max-json-depth" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+class Attack:
+    """Hostile traffic in background threads: deep JSON on every route, bodies held half-sent, idle
+    sockets, oversized headers and slowly dribbled requests, until stop()."""
+
+    def __init__(self, srv):
+        import threading
+        self.srv, self.stop_flag, self.held = srv, threading.Event(), []
+        self.draining, self.errors, self.count = False, [], 0
+        self.threads = [threading.Thread(target=f, daemon=True) for f in (self.deep, self.partial, self.headers)]
+        for t in self.threads:
+            t.start()
+
+    def deep(self):
+        bodies = [(NATIVE, b'{"prompt": "x", "j": ' + deep(200000) + b"}"),
+                  (CH, b'{"messages": [{"role": "user", "content": "hi", "j": ' + deep(200000) + b"}]}"),
+                  (C, b'{"prompt": "x", "j": ' + deep(200000) + b"}")]
+        i = 0
+        while not self.stop_flag.is_set():
+            path, body = bodies[i % len(bodies)]
+            try:
+                status = http("POST", self.srv.base + path, body)[0]
+            except OSError as e:
+                status = str(e)
+            if status != 400 and not self.draining:
+                self.errors.append((path, status))
+            self.count += 1
+            i += 1
+
+    def partial(self):
+        head = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4000000\r\n\r\n{\"prompt\": \""
+        while not self.stop_flag.is_set():
+            try:
+                s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=5)
+                s.sendall(head + b"a" * 100000)
+                self.held.append(s)
+            except OSError:
+                pass
+            if len(self.held) > 60:
+                self.held.pop(0).close()
+            time.sleep(0.01)
+
+    def headers(self):
+        while not self.stop_flag.is_set():
+            try:
+                status = raw_request(self.srv.port, "GET", "/health", extra=b"X-Big: " + b"a" * (80 << 10) + b"\r\n")[0]
+            except OSError as e:
+                status = str(e)
+            if status != 431 and not self.draining:
+                self.errors.append(("header", status))
+            self.count += 1
+
+    def stop(self):
+        self.stop_flag.set()
+        for t in self.threads:
+            t.join(timeout=30)
+        for s in self.held:
+            s.close()
+
+
+def test_streams_kv_and_drain_hold_under_attack():
+    """Under the attack traffic above: 64 concurrent greedy streams equal their text alone, killed
+    clients leave every KV block free, and SIGTERM still drains a stream in flight and exits 0."""
+    import asyncio
+    import signal
+    import sys
+    from server_helpers import SOURCE_DIR, reference
+    sys.path.insert(0, os.path.join(SOURCE_DIR, "bench"))
+    from serve_load import stream_request, stream_text
+
+    prompts = [c["prompt"] for c in reference()["cases"]]
+
+    def body(prompt, n):
+        return {"prompt": prompt, "max_tokens": n, "temperature": 0, "stream": True,
+                "stream_options": {"include_usage": True}}
+
+    srv = KiteServer("--no-access-log", "--chat-template", CHATML, log_name="under_attack")
+    attack = Attack(srv)
+    time.sleep(1.0)  # let the attack build up: held bodies, deep JSON in flight
+    try:
+        assert attack.held and attack.count > 0
+        async def streams():
+            alone = {}
+            for p in prompts:
+                r = await stream_request("127.0.0.1", srv.port, C, body(p, 32))
+                assert r.status == 200 and not r.error
+                alone[p] = stream_text(r, "completions")
+            many = [prompts[i % len(prompts)] for i in range(64)]
+            results = await asyncio.gather(*[stream_request("127.0.0.1", srv.port, C, body(p, 32)) for p in many])
+            for p, r in zip(many, results):
+                assert r.status == 200 and not r.error and r.events[-1] == "[DONE]"
+                assert stream_text(r, "completions") == alone[p]
+            killed = [stream_request("127.0.0.1", srv.port, C, body(prompts[i % len(prompts)], 400),
+                                     abort_after_events=2) for i in range(20)]
+            await asyncio.gather(*killed)
+        asyncio.run(streams())
+        for _ in range(400):
+            m = srv.metrics()
+            if m["kite:kv_cache_free_blocks"] == m["kite:kv_cache_total_blocks"] and m["kite:num_requests_running"] == 0:
+                break
+            time.sleep(0.05)
+        assert m["kite:kv_cache_free_blocks"] == m["kite:kv_cache_total_blocks"]
+        assert_alive(srv)
+
+        async def drain():
+            task = asyncio.create_task(stream_request("127.0.0.1", srv.port, C, body(prompts[0], 300)))
+            for _ in range(400):
+                if json.loads(http("GET", srv.base + "/worker_status")[2])["running_query_len"] > 0:
+                    break
+                await asyncio.sleep(0.005)
+            attack.draining = True
+            srv.proc.send_signal(signal.SIGTERM)
+            return await task
+        r = asyncio.run(drain())
+        assert r.status == 200 and not r.error and r.events[-1] == "[DONE]"
+        assert stream_text(r, "completions")[1] == 300
+        attack.stop()
+        assert srv.proc.wait(timeout=60) == 0
+        assert not attack.errors, attack.errors[:5]
+        assert attack.count > 10
+    finally:
+        attack.stop()
+        srv.stop()
