@@ -111,6 +111,9 @@ public:
     ~Session() {
         release_body();
         --server_->connections;
+        // A flood of connections leaves many small freed blocks (buffers, parsers, timers): counted
+        // so that the heap is trimmed after a few thousand have gone.
+        server_->note_freed(kSessionFootprint + buffer_.capacity());
     }
 
     void start() {
@@ -411,6 +414,7 @@ private:
     bool writing_ = false, watching_ = false, closed_ = false;
     bool keep_alive_ = true, http_11_ = true, streaming_ = false, chunked_ = false, unread_input_ = false, head_request_ = false;
     static constexpr size_t kDiscardBytes = 16384;
+    static constexpr size_t kSessionFootprint = 16384;  // about what one connection allocates
     std::unique_ptr<char[]> discard_;
     size_t lingered_ = 0;
     asio::steady_timer request_timer_;

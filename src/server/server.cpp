@@ -29,12 +29,23 @@ Result<std::string> read_file(const std::string& path) {
     return ss.str();
 }
 
-// Each connection holds a descriptor: ask for as many as the hard limit allows.
-void raise_fd_limit() {
+// Each connection holds a descriptor: ask for as many as the hard limit allows, and keep
+// --max-connections under it (with room for the model files, the log and the listener), so that a
+// connection flood meets the 503 of the cap rather than accept() failing for lack of descriptors.
+void raise_fd_limit(HttpServerOptions& http) {
     rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    constexpr rlim_t kReserved = 256;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < static_cast<rlim_t>(http.max_connections) + kReserved) {
+        const int cap = rl.rlim_cur > kReserved * 2 ? static_cast<int>(rl.rlim_cur - kReserved) : static_cast<int>(rl.rlim_cur / 2);
+        std::fprintf(stderr, "kite serve: --max-connections %d lowered to %d (open-file limit %llu)\n",
+                     http.max_connections, cap, static_cast<unsigned long long>(rl.rlim_cur));
+        http.max_connections = cap;
     }
 }
 
@@ -70,12 +81,12 @@ int run_server(const ServeOptions& o) {
         }
         st.config.chat_template = *t;
     }
-    raise_fd_limit();
+    HttpServerOptions http = o.http;
+    raise_fd_limit(http);
     // Buffers over 256 KiB (request bodies, big responses) get their own mappings and go back to
     // the system when freed; a fixed threshold stops glibc from raising it after the first big free.
     mallopt(M_MMAP_THRESHOLD, 256 << 10);
     auto workers = std::make_unique<WorkerPool>(o.num_workers);
-    HttpServerOptions http = o.http;
     http.make_error = [&st](int status, const std::string& msg) {
         st.metrics.count_http(status);
         return error_response(status, msg);
