@@ -8,7 +8,7 @@ APT_PACKAGES=(build-essential cmake ccache pkg-config git
   nlohmann-json3-dev libpcre2-dev libutf8proc-dev libboost-dev
   python3 python3-pip)
 # Fuzzing (docs/fuzzing.md) also needs: clang libclang-rt-14-dev
-PIP_PACKAGES=(numpy safetensors gguf openai tokenizers pytest jsonschema requests jinja2)
+PIP_PACKAGES=(numpy safetensors gguf openai tokenizers pytest jsonschema requests jinja2 kubernetes-validate)
 
 sudo_cmd=""
 if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
@@ -27,7 +27,7 @@ PY=${PYTHON:-python3}
 need_pip=()
 for p in "${PIP_PACKAGES[@]}"; do
   mod=$p
-  case $p in jinja2) mod=jinja2;; esac
+  case $p in jinja2) mod=jinja2;; kubernetes-validate) mod=kubernetes_validate;; esac
   $PY -c "import $mod" >/dev/null 2>&1 || need_pip+=("$p")
 done
 if [ ${#need_pip[@]} -gt 0 ]; then

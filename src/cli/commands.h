@@ -6,6 +6,7 @@ namespace kite::cli {
 
 int cmd_generate(int argc, char** argv);         // cmd_generate.cpp (single prompt and --requests)
 int cmd_serve(int argc, char** argv);            // cmd_serve.cpp
+int cmd_router(int argc, char** argv);           // cmd_router.cpp
 int cmd_bench(int argc, char** argv);            // cmd_bench.cpp
 int cmd_tokenize(int argc, char** argv);         // cmd_tokenize.cpp
 int cmd_detokenize(int argc, char** argv);       // cmd_tokenize.cpp

@@ -16,6 +16,7 @@ struct Command {
 constexpr Command kCommands[] = {
     {"generate", kite::cli::cmd_generate, "generate text from a prompt, or a batch of requests (--requests)"},
     {"serve", kite::cli::cmd_serve, "serve the rtp-llm native and OpenAI HTTP APIs"},
+    {"router", kite::cli::cmd_router, "route the same APIs over several `kite serve` backends"},
     {"bench", kite::cli::cmd_bench, "offline throughput benchmark (continuous vs static batching)"},
     {"tokenize", kite::cli::cmd_tokenize, "text -> token ids (JSON lines on stdin)"},
     {"detokenize", kite::cli::cmd_detokenize, "token ids -> text (JSON lines on stdin)"},
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
     for (const Command& c : kCommands) {
         if (name == c.name) return c.run(argc - 1, argv + 1);
     }
-    std::fprintf(stderr, "kite: unknown command '%s' (expected one of: generate, serve, bench, tokenize, "
+    std::fprintf(stderr, "kite: unknown command '%s' (expected one of: generate, serve, router, bench, tokenize, "
                          "detokenize, render-template; see kite --help)\n", argv[1]);
     return 2;
 }

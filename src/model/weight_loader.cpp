@@ -1,8 +1,10 @@
 #include "model/weight_loader.h"
 
+#include <cmath>
 #include <cstring>
 #include <functional>
-#include <random>
+
+#include "core/parallel.h"
 
 #include "ops/quant.h"
 
@@ -32,16 +34,43 @@ Result<Tensor> to_f32(const Tensor& t, const std::string& what) {
     return out;
 }
 
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+}  // namespace
+
+// N(0, 0.02) values (norm weights 1), each pair a pure function of (seed, index), so the fill runs
+// on every core (an 8B model's 8e9 values in seconds, not minutes on one thread) and gives the same
+// weights whatever the thread count.
+void fill_dummy(float* p, int64_t n, uint64_t seed, bool ones) {
+    parallel_for((n + 1) / 2, int64_t{1} << 16, [&](int64_t b, int64_t e) {
+        for (int64_t k = b; k < e; ++k) {
+            const uint64_t r = splitmix64(seed ^ splitmix64(static_cast<uint64_t>(k)));
+            // Box-Muller on two 24-bit uniforms in (0, 1].
+            const float u1 = (float((r >> 40) & 0xffffff) + 1.0f) * (1.0f / 16777216.0f);
+            const float u2 = float((r >> 8) & 0xffffff) * (1.0f / 16777216.0f);
+            const float rad = 0.02f * std::sqrt(-2.0f * std::log(u1));
+            const float a = 6.2831853f * u2;
+            const int64_t i = 2 * k;
+            p[i] = ones ? 1.0f : rad * std::cos(a);
+            if (i + 1 < n) p[i + 1] = ones ? 1.0f : rad * std::sin(a);
+        }
+    });
+}
+
 bool WeightLoader::has(const std::string& name) const { return options_.dummy_weights ? false : source_->has(name); }
 
 Result<Tensor> WeightLoader::fetch(const std::string& name, const std::vector<int64_t>& shape, bool allow_quantized) {
     if (options_.dummy_weights) {
-        Tensor t = Tensor::zeros(DType::kF32, shape);
-        std::mt19937_64 gen(options_.dummy_seed ^ std::hash<std::string>{}(name));
-        std::normal_distribution<float> dist(0.0f, 0.02f);
-        float* p = t.data<float>();
-        const bool is_norm = shape.size() == 1 && name.find("norm") != std::string::npos;
-        for (int64_t i = 0; i < t.numel(); ++i) p[i] = is_norm ? 1.0f : dist(gen);
+        Tensor t = Tensor::empty(DType::kF32, shape);
+        fill_dummy(t.data<float>(), t.numel(), options_.dummy_seed ^ std::hash<std::string>{}(name),
+                   shape.size() == 1 && name.find("norm") != std::string::npos);
         return t;
     }
     const std::string want = Tensor::view(nullptr, DType::kF32, shape, nullptr).shape_string();

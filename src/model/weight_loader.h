@@ -33,6 +33,10 @@ private:
     LoadOptions options_;
 };
 
+// Fills p[0, n) with the dummy-weight values of `seed` (N(0, 0.02), or 1 where `ones`): a pure
+// function of (seed, index), filled in parallel, identical for any thread count.
+void fill_dummy(float* p, int64_t n, uint64_t seed, bool ones);
+
 // Converts any stored dtype (f32/f16/bf16/quantized) into a fresh f32 tensor.
 Result<Tensor> to_f32(const Tensor& t, const std::string& what);
 
