@@ -27,7 +27,9 @@ void check_repeat_size(Evaluator& ev, size_t per_copy, int64_t n) {
 }
 
 Value repeat(Evaluator& ev, const Value& seq, int64_t n) {
-    if (n <= 0) return seq.is_string() ? Value(std::string()) : Value::list({}, seq.as_list().tuple);
+    // An empty sequence stays empty: without this, '' * 2**62 would loop 2**62 times (found by fuzz_template).
+    const bool empty = seq.is_string() ? seq.as_string().empty() : seq.as_list().items.empty();
+    if (n <= 0 || empty) return seq.is_string() ? Value::string_like(seq, std::string()) : Value::list({}, seq.as_list().tuple);
     if (seq.is_string()) {
         check_repeat_size(ev, seq.as_string().size(), n);
         std::string out;

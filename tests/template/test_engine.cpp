@@ -105,6 +105,9 @@ TEST(Limits, RepeatSizesAreCheckedForOverflow) {
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.status().message().find("too large"), std::string::npos) << r.status().message();
     EXPECT_EQ(ok(render("{{ (['ab'] * 3) | join(',') }}", {}, ojson::array(), o)), "ab,ab,ab");
+    // Empty sequences times a huge count are empty at once (fuzz_template found this one looping).
+    EXPECT_EQ(ok(render("[{{ '' * 4611686018427387904 }}]{{ (range(0) * 854775807) | length }}{{ ([] * 9223372036854775807) | length }}")),
+              "[]00");
 }
 
 TEST(Limits, LoopIterationsAreBounded) {
