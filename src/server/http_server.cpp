@@ -56,6 +56,16 @@ struct HttpServer::Impl {
         freed_since_trim = 0;
         malloc_trim(0);
     }
+    // What was freed below the threshold is trimmed a moment later, so RSS settles after an attack.
+    asio::steady_timer trim_timer{ioc};
+    void trim_later() {
+        trim_timer.expires_after(std::chrono::seconds(2));
+        trim_timer.async_wait([this](beast::error_code ec) {
+            if (ec) return;
+            if (freed_since_trim.exchange(0) > (1u << 20)) malloc_trim(0);
+            trim_later();
+        });
+    }
 };
 
 namespace {
@@ -537,6 +547,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::create(const HttpServerOptions& 
     impl->port = impl->acceptor.local_endpoint().port();
     impl->do_accept();
     impl->wait_signal();
+    impl->trim_later();
     return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
