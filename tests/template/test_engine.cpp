@@ -1,8 +1,11 @@
 // Unit tests of the Jinja engine's pieces with hand-worked expectations: HF preprocessing, sandbox
 // refusals, resource limits, error reporting, Python number formatting, and the clock pin.
+#include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "template/chat_template.h"
@@ -108,6 +111,31 @@ TEST(Limits, RepeatSizesAreCheckedForOverflow) {
     // Empty sequences times a huge count are empty at once (fuzz_template found this one looping).
     EXPECT_EQ(ok(render("[{{ '' * 4611686018427387904 }}]{{ (range(0) * 854775807) | length }}{{ ([] * 9223372036854775807) | length }}")),
               "[]00");
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define KITE_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KITE_TEST_ASAN 1
+#endif
+#endif
+
+TEST(Limits, AllocationFailureInARenderIsATemplateError) {
+#ifdef KITE_TEST_ASAN
+    GTEST_SKIP() << "AddressSanitizer reports a 1 TiB allocation instead of throwing std::bad_alloc";
+#endif
+    if (std::FILE* f = std::fopen("/proc/sys/vm/overcommit_memory", "r")) {
+        const int mode = std::fgetc(f);
+        std::fclose(f);
+        if (mode == '1') GTEST_SKIP() << "vm.overcommit_memory=1: a 1 TiB allocation would succeed";
+    }
+    // With the size limit lifted, the 1 TiB string fails to allocate: a template error, not an abort.
+    kite::RenderOptions o;
+    o.max_output_bytes = SIZE_MAX;
+    auto r = render("{{ 'x' * 1099511627776 }}", {}, ojson::array(), o);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("out of memory while rendering"), std::string::npos) << r.status().message();
 }
 
 TEST(Limits, LoopIterationsAreBounded) {
