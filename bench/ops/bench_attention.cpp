@@ -123,7 +123,7 @@ int main(int argc, char** argv) {
             auto run = [&](const float* qq, std::span<const int32_t> qss, std::span<const int32_t> cl,
                            const std::vector<std::vector<int32_t>>& tb, float* o) {
                 if (ver == 1) attention_v1(qq, k.data(), v.data(), c.heads, c.kv_heads, c.D, c.block, qss, cl, tb, p, o);
-                else ops::cpu::paged_attention(qq, k.data(), v.data(), c.heads, c.kv_heads, c.D, c.block, qss, cl, tb, p, o);
+                else ops::cpu::paged_attention(qq, k.data(), v.data(), c.heads, c.kv_heads, c.D, c.D, c.block, qss, cl, tb, p, o);
             };
             run(q.data(), qs, ctx, tables, out.data());
             const std::vector<float> last(out.begin() + (qs[1] - 1) * c.heads * c.D, out.begin() + qs[1] * c.heads * c.D);

@@ -16,9 +16,9 @@
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
 #include "cli/flags.h"
-#include "cli/model_session.h"
 #include "core/parallel.h"
 #include "engine/engine.h"
+#include "engine/model_session.h"
 #include "engine/scheduling_policy.h"
 
 namespace kite::cli {
@@ -143,11 +143,8 @@ int cmd_bench(int argc, char** argv) {
     f.add("temperature", "T", "sampling temperature (default 0: greedy)");
     f.add("seed", "S", "seed of the random prompts and lengths (default 0)");
     f.add("repeat", "R", "runs of each policy, alternating; the fastest counts (default 3)");
-    declare_engine_flags(f);
-    f.add("threads", "N", "CPU threads (default: all cores)", "KITE_NUM_THREADS");
-    f.add_switch("dummy-weights", "random weights from config.json alone (real shapes without a checkpoint)");
-    declare_load_flags(f);
     f.add_switch("json", "print one JSON line");
+    declare_engine_flags(f);  // last: its --help section runs to the end
     auto parsed = f.parse(argc, argv);
     if (!parsed.ok()) return fail("bench", parsed.status());
     if (!*parsed) return 0;
@@ -167,14 +164,8 @@ int cmd_bench(int argc, char** argv) {
     base.max_num_seqs = 16;  // fewer than the requests, so that batching policy matters
     auto config = engine_config_from_flags(f, base);
     if (!config.ok()) return fail("bench", config.status());
-    if (auto threads = f.get_int("threads", 0, 0, 4096); !threads.ok()) {
-        return fail("bench", threads.status());
-    } else if (*threads > 0) {
-        set_num_threads(static_cast<int>(*threads));
-    }
     auto lo = load_options_from_flags(f);
     if (!lo.ok()) return fail("bench", lo.status());
-    lo->dummy_weights = f.get_switch("dummy-weights");
     auto session = open_model_session(*f.get("model"), "", *lo);
     if (!session.ok()) return fail("bench", session.status());
     const Workload w = make_workload(static_cast<int>(*n), static_cast<int>(*in_len), static_cast<int>(*out_len), *range,

@@ -10,9 +10,10 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
-#include "cli/model_session.h"
-#include "core/parallel.h"
+#include "cli/engine_flags.h"
 #include "engine/engine.h"
+#include "engine/model_session.h"
+#include "engine/request_fields.h"
 #include "io/mapped_file.h"
 #include "template/chat_template.h"
 
@@ -46,9 +47,8 @@ void declare(Flags& f) {
     f.add_switch("ignore-eos", "keep generating past EOS");
     f.add_switch("keep-special-tokens", "keep special tokens (e.g. <s>) in the text");
     f.add_switch("json", "print one JSON line {output_ids, text, finish_reason} instead of streaming text");
-    declare_load_flags(f);
-    f.add("threads", "N", "CPU threads (default: all cores)", "KITE_NUM_THREADS");
     f.add("requests", "FILE", "batch mode: JSON lines of requests (see kite generate --requests x --help)");
+    declare_engine_flags(f);  // last: its --help section runs to the end
 }
 
 Result<std::vector<int32_t>> parse_ids(const std::string& s) {
@@ -93,27 +93,28 @@ Result<GenerationRequest> build_request(const Flags& f, const ModelSession& s, s
     GenerationRequest r;
     r.id = "generate-0";
     r.prompt_ids = std::move(ids);
-    const GenerationDefaults& d = s.defaults;
-    const double default_temp = !d.do_sample ? 0.0 : (d.temperature >= 0 ? d.temperature : 1.0);
-    KITE_ASSIGN_OR_RETURN(double temp, f.get_double("temperature", default_temp, 0, 100));
-    r.sampling.temperature = static_cast<float>(temp);
-    KITE_ASSIGN_OR_RETURN(int64_t top_k, f.get_int("top-k", d.do_sample && d.top_k > 0 ? d.top_k : 0, -1, INT32_MAX));
-    r.sampling.top_k = static_cast<int>(top_k);
-    KITE_ASSIGN_OR_RETURN(double top_p, f.get_double("top-p", d.do_sample && d.top_p > 0 ? d.top_p : 1.0, 0, 1));
-    r.sampling.top_p = static_cast<float>(top_p);
-    KITE_ASSIGN_OR_RETURN(double min_p, f.get_double("min-p", d.do_sample && d.min_p > 0 ? d.min_p : 0.0, 0, 1));
-    r.sampling.min_p = static_cast<float>(min_p);
-    KITE_ASSIGN_OR_RETURN(double rep, f.get_double("repetition-penalty", d.repetition_penalty > 0 ? d.repetition_penalty : 1.0, 0, 100));
-    r.sampling.repetition_penalty = static_cast<float>(rep);
+    // generation_config.json first (as every front end does), then the flags given.
+    apply_generation_defaults(s.defaults, r);
+    SamplingParams& sp = r.sampling;
+    KITE_ASSIGN_OR_RETURN(double temp, f.get_double("temperature", sp.temperature, 0, 100));
+    sp.temperature = static_cast<float>(temp);
+    KITE_ASSIGN_OR_RETURN(int64_t top_k, f.get_int("top-k", sp.top_k, -1, INT32_MAX));
+    sp.top_k = static_cast<int>(top_k);
+    KITE_ASSIGN_OR_RETURN(double top_p, f.get_double("top-p", sp.top_p, 0, 1));
+    sp.top_p = static_cast<float>(top_p);
+    KITE_ASSIGN_OR_RETURN(double min_p, f.get_double("min-p", sp.min_p, 0, 1));
+    sp.min_p = static_cast<float>(min_p);
+    KITE_ASSIGN_OR_RETURN(double rep, f.get_double("repetition-penalty", sp.repetition_penalty, 0, 100));
+    sp.repetition_penalty = static_cast<float>(rep);
     KITE_ASSIGN_OR_RETURN(double pres, f.get_double("presence-penalty", 0, -2, 2));
-    r.sampling.presence_penalty = static_cast<float>(pres);
+    sp.presence_penalty = static_cast<float>(pres);
     KITE_ASSIGN_OR_RETURN(double freq, f.get_double("frequency-penalty", 0, -2, 2));
-    r.sampling.frequency_penalty = static_cast<float>(freq);
+    sp.frequency_penalty = static_cast<float>(freq);
     if (f.has("seed")) {
         KITE_ASSIGN_OR_RETURN(int64_t seed, f.get_int("seed", 0, INT64_MIN, INT64_MAX));
         r.sampling.seed = static_cast<uint64_t>(seed);
     }
-    KITE_ASSIGN_OR_RETURN(int64_t max_new, f.get_int("max-new-tokens", d.max_new_tokens > 0 ? d.max_new_tokens : 256, 0, 1 << 30));
+    KITE_ASSIGN_OR_RETURN(int64_t max_new, f.get_int("max-new-tokens", s.defaults.max_new_tokens > 0 ? r.max_new_tokens : 256, 0, 1 << 30));
     r.max_new_tokens = static_cast<int>(max_new);
     KITE_ASSIGN_OR_RETURN(int64_t min_new, f.get_int("min-new-tokens", 0, 0, 1 << 30));
     r.min_new_tokens = static_cast<int>(min_new);
@@ -163,12 +164,8 @@ int cmd_generate(int argc, char** argv) {
     if (f.has("prompt") == f.has("prompt-ids"))
         return fail("generate", invalid_argument("give exactly one of --prompt TEXT or --prompt-ids 1,2,3"));
     if (f.get_switch("chat") && !f.has("prompt")) return fail("generate", invalid_argument("--chat needs --prompt TEXT"));
-    if (auto threads = f.get_int("threads", 0, 0, 4096); !threads.ok()) {
-        return fail("generate", threads.status());
-    } else if (*threads > 0) {
-        set_num_threads(static_cast<int>(*threads));
-    }
-
+    auto config = engine_config_from_flags(f);
+    if (!config.ok()) return fail("generate", config.status());
     auto lo = load_options_from_flags(f);
     if (!lo.ok()) return fail("generate", lo.status());
     auto session = open_model_session(*f.get("model"), f.get_or("tokenizer", ""), *lo);
@@ -178,13 +175,15 @@ int cmd_generate(int argc, char** argv) {
     auto request = build_request(f, *session, std::move(*ids));
     if (!request.ok()) return fail("generate", request.status());
 
-    EngineConfig ec;
-    ec.block_size = 16;
+    // One request: unless the engine flags say otherwise, KV blocks for exactly its context and a
+    // step as long as its prompt.
     const int64_t total = static_cast<int64_t>(request->prompt_ids.size()) + request->max_new_tokens;
     const int max_len = session->model->config().max_position_embeddings;
-    ec.num_kv_blocks = static_cast<int>((std::min<int64_t>(total, max_len) + ec.block_size - 1) / ec.block_size) + 1;
-    ec.max_num_batched_tokens = std::max(2048, static_cast<int>(request->prompt_ids.size()));
-    auto engine = Engine::create(session->model, session->tokenizer, ec);
+    if (config->num_kv_blocks == 0 && config->kv_cache_mem_mb == 0 && config->kv_cache_mem_fraction == 0)
+        config->num_kv_blocks = static_cast<int>((std::min<int64_t>(total, max_len) + config->block_size - 1) / config->block_size) + 1;
+    if (!f.has("max-num-batched-tokens"))
+        config->max_num_batched_tokens = std::max(config->max_num_batched_tokens, static_cast<int>(request->prompt_ids.size()));
+    auto engine = Engine::create(session->model, session->tokenizer, *config);
     if (!engine.ok()) return fail("generate", engine.status());
 
     OutputQueue queue;

@@ -13,9 +13,9 @@
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
 #include "cli/flags.h"
-#include "cli/model_session.h"
-#include "core/parallel.h"
 #include "engine/engine.h"
+#include "engine/model_session.h"
+#include "engine/batch_request.h"
 
 namespace kite::cli {
 namespace {
@@ -26,113 +26,12 @@ const char* kUsage =
     "--model PATH --requests FILE.jsonl [--max-num-seqs N] [--max-num-batched-tokens N]\n"
     "       [--kv-cache-mem-mb M | --num-kv-blocks B] [--block-size S] [--preemption-mode recompute|swap]\n"
     "       [--policy fcfs|priority|static]\n\n"
-    "Each input line: {\"id\", \"prompt\" | \"prompt_ids\", \"max_new_tokens\", \"min_new_tokens\", \"temperature\",\n"
+    "Each input line: {\"id\", \"prompt\" | \"prompt_ids\" and the fields of docs/requests.md: \"max_new_tokens\", \"min_new_tokens\", \"temperature\",\n"
     "\"top_k\", \"top_p\", \"min_p\", \"seed\", \"ignore_eos\", \"stop\", \"stop_token_ids\", \"n\", \"repetition_penalty\",\n"
     "\"presence_penalty\", \"frequency_penalty\", \"num_beams\", \"num_return_sequences\", \"length_penalty\",\n"
     "\"early_stopping\", \"logprobs\", \"priority\"}. Output, one line per request in input order:\n"
     "{\"id\", \"output_ids\", \"text\", \"finish_reason\", \"num_cached_tokens\"} (lists when n or\n"
     "num_return_sequences > 1)";
-
-// Reads `key` of `j` into `out` when present, with a type check.
-template <typename T>
-Status read_field(const json& j, const char* key, T& out) {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return Status::ok();
-    try {
-        if constexpr (std::is_same_v<T, bool>) {
-            if (!it->is_boolean()) return invalid_argument(std::string("\"") + key + "\" must be true or false");
-        } else if constexpr (std::is_integral_v<T>) {
-            if (!it->is_number_integer()) return invalid_argument(std::string("\"") + key + "\" must be an integer");
-        } else if constexpr (std::is_floating_point_v<T>) {
-            if (!it->is_number()) return invalid_argument(std::string("\"") + key + "\" must be a number");
-        }
-        out = it->get<T>();
-    } catch (const std::exception&) {
-        return invalid_argument(std::string("\"") + key + "\" has the wrong type");
-    }
-    return Status::ok();
-}
-
-struct Defaults {
-    int max_new_tokens = 256;
-    float temperature = 1.0f;
-};
-
-Result<GenerationRequest> parse_request(const json& j, const ModelSession& s, const Defaults& d, int line) {
-    if (!j.is_object()) return invalid_argument("expected a JSON object");
-    GenerationRequest r;
-    r.id = std::to_string(line);
-    if (auto it = j.find("id"); it != j.end()) {
-        if (it->is_string()) r.id = it->get<std::string>();
-        else if (it->is_number_integer()) r.id = std::to_string(it->get<int64_t>());
-        else return invalid_argument("\"id\" must be a string or an integer");
-    }
-    const bool has_text = j.contains("prompt"), has_ids = j.contains("prompt_ids");
-    if (has_text == has_ids) return invalid_argument("give exactly one of \"prompt\" and \"prompt_ids\"");
-    if (has_ids) {
-        const json& ids = j["prompt_ids"];
-        if (!ids.is_array()) return invalid_argument("\"prompt_ids\" must be an array of token ids");
-        for (const json& t : ids) {
-            if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() > INT32_MAX)
-                return invalid_argument("\"prompt_ids\" must hold non-negative integers");
-            r.prompt_ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
-        }
-    } else {
-        if (!j["prompt"].is_string()) return invalid_argument("\"prompt\" must be a string");
-        if (!s.tokenizer) return failed_precondition("\"prompt\" needs a tokenizer, and none loaded: " + s.tokenizer_error);
-        KITE_ASSIGN_OR_RETURN(r.prompt_ids, s.tokenizer->encode(j["prompt"].get<std::string>(), true));
-    }
-    r.max_new_tokens = d.max_new_tokens;
-    KITE_RETURN_IF_ERROR(read_field(j, "max_tokens", r.max_new_tokens));  // OpenAI's name
-    KITE_RETURN_IF_ERROR(read_field(j, "max_new_tokens", r.max_new_tokens));
-    KITE_RETURN_IF_ERROR(read_field(j, "min_new_tokens", r.min_new_tokens));
-    SamplingParams& sp = r.sampling;
-    sp.temperature = d.temperature;
-    KITE_RETURN_IF_ERROR(read_field(j, "temperature", sp.temperature));
-    KITE_RETURN_IF_ERROR(read_field(j, "top_k", sp.top_k));
-    KITE_RETURN_IF_ERROR(read_field(j, "top_p", sp.top_p));
-    KITE_RETURN_IF_ERROR(read_field(j, "min_p", sp.min_p));
-    KITE_RETURN_IF_ERROR(read_field(j, "repetition_penalty", sp.repetition_penalty));
-    KITE_RETURN_IF_ERROR(read_field(j, "presence_penalty", sp.presence_penalty));
-    KITE_RETURN_IF_ERROR(read_field(j, "frequency_penalty", sp.frequency_penalty));
-    KITE_RETURN_IF_ERROR(read_field(j, "logprobs", sp.logprobs));
-    if (j.contains("seed") && !j["seed"].is_null()) {
-        int64_t seed = 0;
-        KITE_RETURN_IF_ERROR(read_field(j, "seed", seed));
-        sp.seed = static_cast<uint64_t>(seed);
-    }
-    KITE_RETURN_IF_ERROR(read_field(j, "ignore_eos", r.ignore_eos));
-    KITE_RETURN_IF_ERROR(read_field(j, "n", r.n));
-    KITE_RETURN_IF_ERROR(read_field(j, "num_beams", r.num_beams));
-    KITE_RETURN_IF_ERROR(read_field(j, "num_return_sequences", r.num_return_sequences));
-    KITE_RETURN_IF_ERROR(read_field(j, "length_penalty", r.length_penalty));
-    KITE_RETURN_IF_ERROR(read_field(j, "early_stopping", r.early_stopping));
-    KITE_RETURN_IF_ERROR(read_field(j, "priority", r.priority));
-    KITE_RETURN_IF_ERROR(read_field(j, "include_stop_str_in_output", r.include_stop_str_in_output));
-    KITE_RETURN_IF_ERROR(read_field(j, "skip_special_tokens", r.skip_special_tokens));
-    if (auto it = j.find("stop"); it != j.end() && !it->is_null()) {
-        if (it->is_string()) {
-            r.stop.push_back(it->get<std::string>());
-        } else if (it->is_array()) {
-            for (const json& x : *it) {
-                if (!x.is_string()) return invalid_argument("\"stop\" must be a string or an array of strings");
-                r.stop.push_back(x.get<std::string>());
-            }
-        } else {
-            return invalid_argument("\"stop\" must be a string or an array of strings");
-        }
-    }
-    if (auto it = j.find("stop_token_ids"); it != j.end() && !it->is_null()) {
-        if (!it->is_array()) return invalid_argument("\"stop_token_ids\" must be an array of token ids");
-        for (const json& x : *it) {
-            if (!x.is_number_integer()) return invalid_argument("\"stop_token_ids\" must hold integers");
-            r.stop_token_ids.push_back(static_cast<int32_t>(x.get<int64_t>()));
-        }
-    }
-    if (r.num_beams <= 1 && r.num_return_sequences > 1 && r.n == 1) r.n = r.num_return_sequences;
-    r.stream_text = s.tokenizer != nullptr;
-    return r;
-}
 
 struct SeqOut {
     std::vector<int32_t> ids;
@@ -189,20 +88,13 @@ int run_generate_requests(int argc, char** argv) {
     f.add("model", "PATH", "model folder (config.json + safetensors) or .gguf file", "CHECKPOINT_PATH");
     f.add("tokenizer", "PATH", "tokenizer folder / tokenizer.json / .gguf (default: beside the model)", "TOKENIZER_PATH");
     f.add("requests", "FILE", "JSON lines, one request each (see above)");
-    declare_engine_flags(f);
-    f.add("threads", "N", "CPU threads (default: all cores)", "KITE_NUM_THREADS");
-    declare_load_flags(f);
+    declare_engine_flags(f);  // last: its --help section runs to the end
     auto parsed = f.parse(argc, argv);
     if (!parsed.ok()) return fail("generate", parsed.status());
     if (!*parsed) return 0;
     if (!f.has("model")) return fail("generate", invalid_argument("--model PATH is required"));
     auto config = engine_config_from_flags(f);
     if (!config.ok()) return fail("generate", config.status());
-    if (auto threads = f.get_int("threads", 0, 0, 4096); !threads.ok()) {
-        return fail("generate", threads.status());
-    } else if (*threads > 0) {
-        set_num_threads(static_cast<int>(*threads));
-    }
     const std::string path = *f.get("requests");
     std::ifstream in(path);
     if (!in) return fail("generate", not_found("--requests: cannot open " + path));
@@ -211,10 +103,10 @@ int run_generate_requests(int argc, char** argv) {
     if (!lo.ok()) return fail("generate", lo.status());
     auto session = open_model_session(*f.get("model"), f.get_or("tokenizer", ""), *lo);
     if (!session.ok()) return fail("generate", session.status());
-    Defaults d;
-    if (session->defaults.max_new_tokens > 0) d.max_new_tokens = session->defaults.max_new_tokens;
-    d.temperature = !session->defaults.do_sample ? 0.0f
-                    : session->defaults.temperature >= 0 ? session->defaults.temperature : 1.0f;
+    // The engine first: requests are checked against its context length.
+    auto engine = Engine::create(session->model, session->tokenizer, *config);
+    if (!engine.ok()) return fail("generate", engine.status());
+    const ModelLimits limits = session->limits((*engine)->max_model_len());
 
     std::vector<Pending> pending;
     std::string line;
@@ -224,16 +116,14 @@ int run_generate_requests(int argc, char** argv) {
         try {
             j = json::parse(line);
         } catch (const json::exception& e) {
+            (*engine)->shutdown(false);
             return fail("generate", invalid_argument(path + ":" + std::to_string(n) + ": not valid JSON (" + e.what() + ")"));
         }
-        auto r = parse_request(j, *session, d, n);
-        if (!r.ok()) return fail("generate", invalid_argument(path + ":" + std::to_string(n) + ": " + r.status().message()));
+        auto r = request_from_json_line(j, session->tokenizer.get(), session->tokenizer_error, limits, std::to_string(n));
+        if (!r.ok()) return (*engine)->shutdown(false), fail("generate", invalid_argument(path + ":" + std::to_string(n) + ": " + r.status().message()));
         pending.push_back({std::move(*r), {}, 0, n});
     }
-    if (pending.empty()) return fail("generate", invalid_argument(path + ": no requests"));
-
-    auto engine = Engine::create(session->model, session->tokenizer, *config);
-    if (!engine.ok()) return fail("generate", engine.status());
+    if (pending.empty()) return (*engine)->shutdown(false), fail("generate", invalid_argument(path + ": no requests"));
     std::mutex mu;
     std::condition_variable cv;
     int num_done = 0, num_expected = 0;

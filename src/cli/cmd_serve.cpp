@@ -4,21 +4,13 @@
 
 #include "cli/commands.h"
 #include "cli/flags.h"
-#include "cli/model_session.h"
+#include "cli/engine_flags.h"
 #include "cli/serve_limits.h"
 #include "server/server.h"
 
 namespace kite::cli {
 
 namespace {
-
-Result<bool> parse_bool(const Flags& f, const std::string& name, bool fallback) {
-    auto v = f.get(name);
-    if (!v) return fallback;
-    if (*v == "1" || *v == "true" || *v == "on" || *v == "yes") return true;
-    if (*v == "0" || *v == "false" || *v == "off" || *v == "no") return false;
-    return invalid_argument("--" + name + ": expected 1/0 or true/false, got '" + *v + "'");
-}
 
 Result<server::ServeOptions> options_from(const Flags& f) {
     server::ServeOptions o;
@@ -49,28 +41,7 @@ Result<server::ServeOptions> options_from(const Flags& f) {
     KITE_ASSIGN_OR_RETURN(o.drain_timeout_s, f.get_int("drain-timeout-s", 600, 0, 86400));
     KITE_RETURN_IF_ERROR(read_limit_flags(f, o));
 
-    EngineConfig& e = o.engine;
-    KITE_ASSIGN_OR_RETURN(int64_t seqs, f.get_int("max-num-seqs", e.max_num_seqs, 1, 1 << 16));
-    e.max_num_seqs = static_cast<int>(seqs);
-    KITE_ASSIGN_OR_RETURN(int64_t tokens, f.get_int("max-num-batched-tokens", e.max_num_batched_tokens, 1, 1 << 24));
-    e.max_num_batched_tokens = static_cast<int>(tokens);
-    KITE_ASSIGN_OR_RETURN(int64_t block, f.get_int("block-size", e.block_size, 1, 4096));
-    e.block_size = static_cast<int>(block);
-    KITE_ASSIGN_OR_RETURN(int64_t blocks, f.get_int("num-kv-blocks", 0, 0, 1 << 30));
-    e.num_kv_blocks = static_cast<int>(blocks);
-    KITE_ASSIGN_OR_RETURN(e.kv_cache_mem_mb, f.get_int("kv-cache-mem-mb", 0, 0, int64_t{1} << 24));
-    KITE_ASSIGN_OR_RETURN(int64_t seq_len, f.get_int("max-seq-len", 0, 0, 1 << 24));
-    e.max_model_len = static_cast<int>(seq_len);
-    KITE_ASSIGN_OR_RETURN(e.enable_prefix_caching, parse_bool(f, "reuse-cache", true));
-    const std::string mode = f.get_or("preemption-mode", "recompute");
-    if (mode == "recompute") e.preemption_mode = PreemptionMode::kRecompute;
-    else if (mode == "swap") e.preemption_mode = PreemptionMode::kSwap;
-    else return invalid_argument("--preemption-mode: expected recompute or swap, got '" + mode + "'");
-    const std::string policy = f.get_or("policy", "fcfs");
-    if (policy == "fcfs") e.policy = SchedulingPolicy::kFcfs;
-    else if (policy == "priority") e.policy = SchedulingPolicy::kPriority;
-    else if (policy == "static") e.policy = SchedulingPolicy::kStatic;
-    else return invalid_argument("--policy: expected fcfs, priority or static, got '" + policy + "'");
+    KITE_ASSIGN_OR_RETURN(o.engine, engine_config_from_flags(f));
     return o;
 }
 
@@ -80,7 +51,6 @@ int cmd_serve(int argc, char** argv) {
     Flags f("serve", "--model PATH [--host H] [--port P] [--served-model-name NAME] [--api-key KEY] ...");
     f.add("model", "PATH", "model folder (config.json + safetensors) or .gguf file", "CHECKPOINT_PATH");
     f.add("tokenizer", "PATH", "tokenizer.json or folder, when not the model's", "TOKENIZER_PATH");
-    declare_load_flags(f);
     f.add("model-type", "TYPE", "expected config.json model_type (e.g. llama); a mismatch is an error", "MODEL_TYPE");
     f.add("host", "H", "address to listen on (default 0.0.0.0)", "KITE_HOST");
     f.add("port", "P", "port to listen on (default 8088; 0 picks a free one)", "START_PORT");
@@ -90,21 +60,13 @@ int cmd_serve(int argc, char** argv) {
     f.add("chat-template", "FILE", "Jinja chat template to use instead of the tokenizer's", "CHAT_TEMPLATE");
     f.add("concurrency-limit", "N", "generation requests in flight before 429 (default 0: no limit)",
           "CONCURRENCY_LIMIT");
-    f.add("max-num-seqs", "N", "sequences in one engine step (default 256)", "MAX_NUM_SEQS");
-    f.add("max-num-batched-tokens", "N", "tokens in one engine step (default 2048)", "MAX_NUM_BATCHED_TOKENS");
-    f.add("max-seq-len", "N", "context length (default: the model's)", "MAX_SEQ_LEN");
-    f.add("kv-cache-mem-mb", "M", "KV cache budget in MiB", "KV_CACHE_MEM_MB");
-    f.add("num-kv-blocks", "B", "exact number of KV blocks (overrides --kv-cache-mem-mb)", "KITE_NUM_KV_BLOCKS");
-    f.add("block-size", "S", "tokens per KV block (default 16)", "SEQ_SIZE_PER_BLOCK");
-    f.add("reuse-cache", "BOOL", "prefix caching on (1, default) or off (0)", "REUSE_CACHE");
-    f.add("preemption-mode", "MODE", "recompute (default) or swap", "KITE_PREEMPTION_MODE");
-    f.add("policy", "P", "fcfs (default), priority or static", "KITE_POLICY");
     f.add("http-threads", "N", "threads running the HTTP I/O loop (default 2)", "KITE_HTTP_THREADS");
     f.add("max-body-mb", "M", "largest request body in MiB; larger gets 413 (default 8)", "KITE_MAX_BODY_MB");
     f.add("drain-timeout-s", "S", "on SIGTERM, wait at most this long for requests in flight (default 600)",
           "KITE_DRAIN_TIMEOUT_S");
     declare_limit_flags(f);
     f.add_switch("no-access-log", "do not print one line per request on stderr", "KITE_NO_ACCESS_LOG");
+    declare_engine_flags(f);  // last: its --help section runs to the end
     auto parsed = f.parse(argc, argv);
     if (!parsed.ok()) return fail("serve", parsed.status());
     if (!*parsed) return 0;

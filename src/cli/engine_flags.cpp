@@ -1,20 +1,59 @@
-// Engine flags -> EngineConfig (see engine_flags.h).
+// Model and engine flags -> LoadOptions and EngineConfig (see engine_flags.h). Environment
+// variables use rtp-llm's names where it has one.
 #include "cli/engine_flags.h"
+
+#include "core/device.h"
+#include "core/parallel.h"
 
 namespace kite::cli {
 
+Result<Device> parse_device(const std::string& name) {
+    if (name == "cpu") return Device::kCpu;
+    if (name != "cuda") return invalid_argument("--device: expected cpu or cuda, got '" + name + "'");
+    std::string why;
+    if (!cuda_available(&why)) return unavailable("--device cuda: " + why);
+    return Device::kCuda;
+}
+
+void declare_load_flags(Flags& f) {
+    f.section("Model and engine");
+    f.add("device", "cpu|cuda", "where the model runs (default cpu)", "KITE_DEVICE");
+    f.add_switch("keep-quantized", "GGUF: compute on the quantized blocks instead of dequantizing at load",
+                 "KITE_KEEP_QUANTIZED");
+    f.add_switch("dummy-weights", "random weights from config.json alone (real shapes without a checkpoint)");
+    f.add("threads", "N", "CPU threads (default: all cores)", "KITE_NUM_THREADS");
+}
+
+Result<LoadOptions> load_options_from_flags(const Flags& f) {
+    LoadOptions lo;
+    lo.keep_quantized = f.get_switch("keep-quantized");
+    lo.dummy_weights = f.get_switch("dummy-weights");
+    KITE_ASSIGN_OR_RETURN(lo.device, parse_device(f.get_or("device", "cpu")));
+    KITE_ASSIGN_OR_RETURN(int64_t threads, f.get_int("threads", 0, 0, 4096));
+    if (threads > 0) set_num_threads(static_cast<int>(threads));
+    return lo;
+}
+
 void declare_engine_flags(Flags& f) {
-    f.add("max-num-seqs", "N", "sequences running at once (default 256)");
-    f.add("max-num-batched-tokens", "N", "tokens computed per engine step; longer prompts are prefilled in chunks (default 2048)");
-    f.add("kv-cache-mem-mb", "M", "KV cache budget in MiB (default: enough for max-num-seqs full contexts, at most 512 MiB)",
-          "KV_CACHE_MEM_MB");
-    f.add("num-kv-blocks", "B", "KV cache size in blocks (instead of --kv-cache-mem-mb)");
-    f.add("kv-cache-mem-fraction", "F", "KV cache as this fraction (0, 1] of available memory (instead of the above)");
-    f.add("block-size", "S", "tokens per KV block (default 16)");
-    f.add("preemption-mode", "MODE", "when KV blocks run out: recompute (default) or swap (to host memory)");
-    f.add("policy", "POLICY", "scheduling: fcfs (default), priority (smaller first) or static (whole batches)");
-    f.add("max-model-len", "N", "context length limit (default: the model's)", "MAX_SEQ_LEN");
+    declare_load_flags(f);
+    f.add("max-num-seqs", "N", "sequences running at once (default 256)", "MAX_NUM_SEQS");
+    f.add("max-num-batched-tokens", "N", "tokens computed per engine step; longer prompts are prefilled in chunks (default 2048)",
+          "MAX_NUM_BATCHED_TOKENS");
+    f.add("max-model-len", "N", "context length limit (default: the model's)");
+    f.add("max-seq-len", "N", "the same as --max-model-len (rtp-llm's name; --max-model-len wins)", "MAX_SEQ_LEN");
+    f.add("kv-cache-mem-mb", "M", "KV cache budget in MiB (default: enough for max-num-seqs full contexts, at most 512 MiB "
+          "on CPU, at most --gpu-memory-utilization of free GPU memory on CUDA)", "KV_CACHE_MEM_MB");
+    f.add("num-kv-blocks", "B", "KV cache size in blocks (instead of --kv-cache-mem-mb)", "KITE_NUM_KV_BLOCKS");
+    f.add("kv-cache-mem-fraction", "F", "KV cache as this fraction (0, 1] of the model device's available memory "
+          "(instead of the above)");
+    f.add("gpu-memory-utilization", "F", "CUDA: at most this fraction (0, 1] of free GPU memory for the KV cache (default 0.9)",
+          "KITE_GPU_MEMORY_UTILIZATION");
+    f.add("block-size", "S", "tokens per KV block (default 16)", "SEQ_SIZE_PER_BLOCK");
     f.add_switch("no-prefix-caching", "do not reuse the KV blocks of equal prompt prefixes");
+    f.add("reuse-cache", "BOOL", "prefix caching on (1, default) or off (0); rtp-llm's name", "REUSE_CACHE");
+    f.add("preemption-mode", "MODE", "when KV blocks run out: recompute (default) or swap (to host memory)",
+          "KITE_PREEMPTION_MODE");
+    f.add("policy", "POLICY", "scheduling: fcfs (default), priority (smaller first) or static (whole batches)", "KITE_POLICY");
 }
 
 Result<SchedulingPolicy> parse_policy(const std::string& s) {
@@ -30,6 +69,18 @@ Result<PreemptionMode> parse_preemption_mode(const std::string& s) {
     return invalid_argument("--preemption-mode: expected recompute or swap, got '" + s + "'");
 }
 
+namespace {
+
+Result<bool> parse_bool(const Flags& f, const std::string& name, bool fallback) {
+    auto v = f.get(name);
+    if (!v) return fallback;
+    if (*v == "1" || *v == "true" || *v == "on" || *v == "yes") return true;
+    if (*v == "0" || *v == "false" || *v == "off" || *v == "no") return false;
+    return invalid_argument("--" + name + ": expected 1/0 or true/false, got '" + *v + "'");
+}
+
+}  // namespace
+
 Result<EngineConfig> engine_config_from_flags(const Flags& f, EngineConfig c) {
     KITE_ASSIGN_OR_RETURN(int64_t seqs, f.get_int("max-num-seqs", c.max_num_seqs, 1, 1 << 20));
     c.max_num_seqs = static_cast<int>(seqs);
@@ -37,26 +88,38 @@ Result<EngineConfig> engine_config_from_flags(const Flags& f, EngineConfig c) {
     c.max_num_batched_tokens = static_cast<int>(tokens);
     KITE_ASSIGN_OR_RETURN(int64_t block, f.get_int("block-size", c.block_size, 1, 4096));
     c.block_size = static_cast<int>(block);
-    if (int(f.has("kv-cache-mem-mb")) + int(f.has("num-kv-blocks")) + int(f.has("kv-cache-mem-fraction")) > 1)
+    // 0 (an environment default left empty in a deployment) means "not given". Two sizes on the
+    // command line are an error; a size on the command line beats one from the environment.
+    KITE_ASSIGN_OR_RETURN(int64_t mb, f.get_int("kv-cache-mem-mb", 0, 0, int64_t(1) << 30));
+    KITE_ASSIGN_OR_RETURN(int64_t blocks, f.get_int("num-kv-blocks", 0, 0, 1 << 30));
+    KITE_ASSIGN_OR_RETURN(double fraction, f.get_double("kv-cache-mem-fraction", 0.0, 1e-6, 1.0));
+    const bool cli_mb = f.given("kv-cache-mem-mb"), cli_blocks = f.given("num-kv-blocks"),
+               cli_fraction = f.given("kv-cache-mem-fraction");
+    if (int(cli_mb) + int(cli_blocks) + int(cli_fraction) > 1)
         return invalid_argument("give at most one of --kv-cache-mem-mb, --num-kv-blocks and --kv-cache-mem-fraction");
-    KITE_ASSIGN_OR_RETURN(int64_t mb, f.get_int("kv-cache-mem-mb", c.kv_cache_mem_mb, 1, int64_t(1) << 30));
-    c.kv_cache_mem_mb = mb;
-    KITE_ASSIGN_OR_RETURN(int64_t blocks, f.get_int("num-kv-blocks", c.num_kv_blocks, 1, 1 << 30));
-    c.num_kv_blocks = static_cast<int>(blocks);
-    KITE_ASSIGN_OR_RETURN(c.kv_cache_mem_fraction, f.get_double("kv-cache-mem-fraction", c.kv_cache_mem_fraction, 1e-6, 1.0));
-    // The flag given wins over a default of the others (EngineConfig reads blocks, then MiB, then fraction).
-    if (f.has("kv-cache-mem-mb")) c.num_kv_blocks = 0;
-    if (f.has("num-kv-blocks")) c.kv_cache_mem_mb = 0;
-    if (f.has("kv-cache-mem-fraction")) c.num_kv_blocks = 0, c.kv_cache_mem_mb = 0;
+    if (cli_mb || cli_blocks || cli_fraction) {
+        if (!cli_mb) mb = 0;
+        if (!cli_blocks) blocks = 0;
+        if (!cli_fraction) fraction = 0;
+    }
+    // The size given wins over a default of the others; among environment variables, blocks, then
+    // MiB, then the fraction (EngineConfig's order).
+    if (blocks > 0) c.num_kv_blocks = static_cast<int>(blocks), c.kv_cache_mem_mb = 0, c.kv_cache_mem_fraction = 0;
+    else if (mb > 0) c.kv_cache_mem_mb = mb, c.num_kv_blocks = 0, c.kv_cache_mem_fraction = 0;
+    else if (fraction > 0) c.kv_cache_mem_fraction = fraction, c.num_kv_blocks = 0, c.kv_cache_mem_mb = 0;
+    KITE_ASSIGN_OR_RETURN(c.gpu_memory_utilization,
+                          f.get_double("gpu-memory-utilization", c.gpu_memory_utilization, 1e-6, 1.0));
     if (auto p = f.get("policy")) {
         KITE_ASSIGN_OR_RETURN(c.policy, parse_policy(*p));
     }
     if (auto m = f.get("preemption-mode")) {
         KITE_ASSIGN_OR_RETURN(c.preemption_mode, parse_preemption_mode(*m));
     }
-    KITE_ASSIGN_OR_RETURN(int64_t len, f.get_int("max-model-len", c.max_model_len, 1, 1 << 24));
+    const char* len_flag = f.has("max-model-len") ? "max-model-len" : "max-seq-len";
+    KITE_ASSIGN_OR_RETURN(int64_t len, f.get_int(len_flag, c.max_model_len, 0, 1 << 24));
     c.max_model_len = static_cast<int>(len);
-    if (f.get_switch("no-prefix-caching")) c.enable_prefix_caching = false;
+    KITE_ASSIGN_OR_RETURN(bool reuse, parse_bool(f, "reuse-cache", c.enable_prefix_caching));
+    c.enable_prefix_caching = reuse && !f.get_switch("no-prefix-caching");
     return c;
 }
 

@@ -6,21 +6,32 @@
 
 namespace kite::cli {
 
+void Flags::take_section(const std::string& name) {
+    if (pending_section_.empty()) return;
+    sections_[name] = pending_section_;
+    pending_section_.clear();
+}
+
 void Flags::add(const std::string& name, const std::string& value_name, const std::string& help,
                 const std::string& env, bool repeated) {
+    take_section(name);
     order_.push_back(name);
     specs_[name] = Spec{value_name, help, env, false, repeated};
 }
 
 void Flags::add_switch(const std::string& name, const std::string& help, const std::string& env) {
+    take_section(name);
     order_.push_back(name);
     specs_[name] = Spec{"", help, env, true, false};
 }
+
+void Flags::section(const std::string& title) { pending_section_ = title; }
 
 std::string Flags::help() const {
     std::string s = "Usage: kite " + command_ + " " + usage_ + "\n\nFlags:\n";
     for (const std::string& n : order_) {
         const Spec& sp = specs_.at(n);
+        if (auto sec = sections_.find(n); sec != sections_.end()) s += "\n" + sec->second + ":\n";
         std::string left = "  --" + n + (sp.is_switch ? "" : " " + sp.value_name);
         if (left.size() < 34) left.resize(34, ' ');
         else left += "\n" + std::string(34, ' ');
@@ -65,7 +76,10 @@ Result<bool> Flags::parse(int argc, char** argv) {
     }
     for (const auto& [name, spec] : specs_) {
         if (values_.count(name) || spec.env.empty()) continue;
-        if (const char* e = std::getenv(spec.env.c_str()); e != nullptr && *e) values_[name] = {e};
+        if (const char* e = std::getenv(spec.env.c_str()); e != nullptr && *e) {
+            values_[name] = {e};
+            from_env_.insert(name);
+        }
     }
     return true;
 }

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -20,12 +21,16 @@ public:
     void add(const std::string& name, const std::string& value_name, const std::string& help,
              const std::string& env = "", bool repeated = false);
     void add_switch(const std::string& name, const std::string& help, const std::string& env = "");
+    // Flags declared after this print under their own heading in --help.
+    void section(const std::string& title);
 
     // Returns false after printing help (--help) ; errors as Status.
     Result<bool> parse(int argc, char** argv);
     std::string help() const;
 
     bool has(const std::string& name) const;
+    // Given on the command line (not only through its environment variable).
+    bool given(const std::string& name) const { return has(name) && from_env_.count(name) == 0; }
     std::optional<std::string> get(const std::string& name) const;
     std::vector<std::string> get_all(const std::string& name) const;
     std::string get_or(const std::string& name, const std::string& fallback) const;
@@ -41,7 +46,11 @@ private:
     std::string command_, usage_;
     std::vector<std::string> order_;
     std::map<std::string, Spec> specs_;
+    std::map<std::string, std::string> sections_;  // first flag of a section -> its title
+    std::string pending_section_;
+    void take_section(const std::string& name);
     std::map<std::string, std::vector<std::string>> values_;
+    std::set<std::string> from_env_;
 };
 
 // Prints "kite <command>: <message>" on stderr and returns exit code 1.

@@ -132,6 +132,13 @@ Status copy_rows_2d(void* dst, size_t dst_pitch, const void* src, size_t src_pit
     return e == cudaSuccess ? Status::ok() : cuda_error("memcpy2D", e);
 }
 
+Result<int64_t> cuda_free_memory_bytes() {
+    size_t free_bytes = 0, total_bytes = 0;
+    const cudaError_t e = cudaMemGetInfo(&free_bytes, &total_bytes);
+    if (e != cudaSuccess) return cuda_error("memGetInfo", e);
+    return static_cast<int64_t>(free_bytes);
+}
+
 Status cuda_synchronize() {
     const cudaError_t e = cudaDeviceSynchronize();
     return e == cudaSuccess ? Status::ok() : cuda_error("synchronize", e);
@@ -163,6 +170,10 @@ Status copy_rows_2d(void* dst, size_t dst_pitch, const void* src, size_t src_pit
     for (size_t r = 0; r < rows; ++r)
         std::memcpy(static_cast<char*>(dst) + r * dst_pitch, static_cast<const char*>(src) + r * src_pitch, row_bytes);
     return Status::ok();
+}
+
+Result<int64_t> cuda_free_memory_bytes() {
+    return unimplemented("CUDA memory: kite was built without CUDA (configure with -DKITE_CUDA=ON)");
 }
 
 Status cuda_synchronize() { return Status::ok(); }

@@ -29,6 +29,10 @@ Status copy_bytes(void* dst, Device dst_device, const void* src, Device src_devi
 Status copy_rows_2d(void* dst, size_t dst_pitch, const void* src, size_t src_pitch, size_t row_bytes, size_t rows,
                     Device device);
 
+// Free memory of the current GPU in bytes (cudaMemGetInfo; blocks the caching allocator holds
+// count as used).
+Result<int64_t> cuda_free_memory_bytes();
+
 // Waits for all GPU work of this process; reports a kernel's asynchronous error, if any.
 Status cuda_synchronize();
 

@@ -9,6 +9,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "engine/kv_budget.h"
 #include "engine/output_processor.h"
 #include "engine/request_validation.h"
 #include "engine/runner.h"
@@ -203,12 +204,14 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<Model> model, std
     if (config.max_num_batched_tokens < 1)
         return invalid_argument("max_num_batched_tokens must be >= 1, got " + std::to_string(config.max_num_batched_tokens));
     if (config.max_model_len < 0) return invalid_argument("max_model_len must be >= 0");
+    if (!(config.gpu_memory_utilization > 0 && config.gpu_memory_utilization <= 1))
+        return invalid_argument("gpu_memory_utilization must be in (0, 1], got " + std::to_string(config.gpu_memory_utilization));
     int max_model_len = model->config().max_position_embeddings;
     if (config.max_model_len > 0) max_model_len = max_model_len > 0 ? std::min(max_model_len, config.max_model_len)
                                                                    : config.max_model_len;
     if (max_model_len <= 0) max_model_len = 2048;
     const int64_t bytes_per_block = model->kv_shape(1, config.block_size).bytes_per_block();
-    KITE_ASSIGN_OR_RETURN(int num_blocks, kv_blocks_from_config(config, bytes_per_block, max_model_len));
+    KITE_ASSIGN_OR_RETURN(int num_blocks, kv_blocks_from_config(config, bytes_per_block, max_model_len, model->device()));
     KITE_ASSIGN_OR_RETURN(KvCache kv_cache, KvCache::create(model->kv_shape(num_blocks, config.block_size)));
     return std::unique_ptr<Engine>(
         new EngineImpl(std::move(model), std::move(tokenizer), config, max_model_len, std::move(kv_cache)));

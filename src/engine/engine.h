@@ -25,7 +25,8 @@ struct EngineConfig {
     int block_size = 16;
     int num_kv_blocks = 0;          // > 0: exactly this many blocks
     int64_t kv_cache_mem_mb = 0;    // else: blocks from this budget; 0 and 0 -> a default budget
-    double kv_cache_mem_fraction = 0.0;  // else: this fraction of free host memory
+    double kv_cache_mem_fraction = 0.0;  // else: this fraction of the model device's available memory
+    double gpu_memory_utilization = 0.9; // CUDA: the default budget takes at most this fraction of free GPU memory
     bool enable_prefix_caching = true;
     PreemptionMode preemption_mode = PreemptionMode::kRecompute;
     SchedulingPolicy policy = SchedulingPolicy::kFcfs;

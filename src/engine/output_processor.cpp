@@ -49,8 +49,7 @@ void OutputProcessor::fork_samples(Request& r) {
     Sequence& parent = r.seqs[0];
     for (int i = 1; i < r.params.n; ++i) {
         Sequence child;
-        child.id = scheduler_.new_seq_id();
-        scheduler_.kv().fork(parent.id, child.id);
+        child.id = scheduler_.fork_seq(parent.id);
         child.index = i;
         child.tokens = parent.tokens;
         child.num_prompt_tokens = parent.num_prompt_tokens;
@@ -77,6 +76,15 @@ std::string OutputProcessor::final_text(Sequence& s, bool stop_checks_on) {
         }
     }
     return tail;
+}
+
+void OutputProcessor::mark_final(Request& r, Sequence& s, RequestOutput& o) {
+    r.timings.finish_s = now();
+    o.timings = r.timings;
+    o.finished = true;
+    o.finish_reason = s.finish_reason;
+    o.stop_reason = s.stop_reason;
+    s.final_sent = true;
 }
 
 void OutputProcessor::append(Request& r, Sequence& s, const TokenLogprob& t) {
@@ -118,12 +126,7 @@ void OutputProcessor::append(Request& r, Sequence& s, const TokenLogprob& t) {
     if (s.finish_reason != FinishReason::kNone) {
         s.finished = true;
         text += final_text(s, checks_on);
-        r.timings.finish_s = now();
-        o.timings = r.timings;
-        o.finished = true;
-        o.finish_reason = s.finish_reason;
-        o.stop_reason = s.stop_reason;
-        s.final_sent = true;
+        mark_final(r, s, o);
     }
     o.num_output_tokens = s.num_output_tokens();
     o.cumulative_logprob = s.cumulative_logprob;
@@ -189,8 +192,7 @@ void OutputProcessor::beam_step(Request& r) {
     for (size_t k = 0; k < next.size(); ++k) {
         const Sequence& parent = r.seqs[static_cast<size_t>(next[k].parent)];
         Sequence b;
-        b.id = scheduler_.new_seq_id();
-        scheduler_.kv().fork(parent.id, b.id);
+        b.id = scheduler_.fork_seq(parent.id);
         b.index = static_cast<int>(k);
         b.tokens = parent.tokens;
         b.tokens.push_back(next[k].token);
@@ -199,7 +201,7 @@ void OutputProcessor::beam_step(Request& r) {
         b.cumulative_logprob = next[k].sum_logprob;
         beams.push_back(std::move(b));
     }
-    for (const Sequence& s : r.seqs) scheduler_.kv().free(s.id);
+    for (const Sequence& s : r.seqs) scheduler_.free_seq(s.id);
     r.seqs = std::move(beams);
     r.forked = true;
     num_generation_tokens_ += static_cast<int64_t>(r.seqs.size());
@@ -269,13 +271,8 @@ void OutputProcessor::finish(Request& r, FinishReason reason, const Status& erro
         RequestOutput o = base_output(r, s);
         if (s.finish_reason != FinishReason::kAbort && s.finish_reason != FinishReason::kError && r.params.stream_text)
             o.text_delta = final_text(s, s.num_output_tokens() >= r.params.min_new_tokens);
-        r.timings.finish_s = now();
-        o.timings = r.timings;
-        o.finished = true;
-        o.finish_reason = s.finish_reason;
-        o.stop_reason = s.stop_reason;
+        mark_final(r, s, o);
         o.error = error;
-        s.final_sent = true;
         if (r.on_output) r.on_output(o);
     }
     // A request aborted before its first token still owes outputs 1..n-1.

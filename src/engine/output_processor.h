@@ -35,6 +35,8 @@ private:
     void beam_step(Request& r);
     void finish_beams(Request& r, FinishReason reason);
     RequestOutput base_output(const Request& r, const Sequence& s) const;
+    // The sequence's last output: finish time, reason, and no further output for it.
+    void mark_final(Request& r, Sequence& s, RequestOutput& o);
     bool is_eos(const Request& r, int32_t token) const;
     static double now();
 

@@ -2,60 +2,29 @@
 #include "engine/runner.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <fstream>
-#include <string>
 
 #include "model/model.h"
 
 namespace kite {
 namespace {
 
-// MemAvailable from /proc/meminfo, in bytes; 0 if unknown.
-int64_t available_memory_bytes() {
-    std::ifstream f("/proc/meminfo");
-    std::string key;
-    int64_t kb = 0;
-    std::string unit;
-    while (f >> key >> kb >> unit) {
-        if (key == "MemAvailable:") return kb * 1024;
+// The KV manager's moves, carried out on the model's KV memory.
+class KvCacheStore final : public KvBlockStore {
+public:
+    explicit KvCacheStore(KvCache& cache) : cache_(cache) {}
+    void copy_block(int src, int dst) override { cache_.copy_block(src, dst); }
+    std::vector<uint8_t> save_blocks(const std::vector<int>& blocks) override { return cache_.save_blocks(blocks); }
+    void load_blocks(const std::vector<int>& blocks, const std::vector<uint8_t>& saved) override {
+        cache_.load_blocks(blocks, saved);
     }
-    return 0;
-}
 
-constexpr int64_t kDefaultKvBudgetBytes = int64_t(512) << 20;
+private:
+    KvCache& cache_;
+};
 
 }  // namespace
 
-Result<int> kv_blocks_from_config(const EngineConfig& c, int64_t bytes_per_block, int max_model_len) {
-    if (bytes_per_block <= 0) return internal_error("KV block size in bytes is " + std::to_string(bytes_per_block));
-    int64_t blocks = 0;
-    std::string budget;
-    if (c.num_kv_blocks > 0) {
-        blocks = c.num_kv_blocks;
-    } else if (c.kv_cache_mem_mb > 0) {
-        blocks = (c.kv_cache_mem_mb << 20) / bytes_per_block;
-        budget = "--kv-cache-mem-mb " + std::to_string(c.kv_cache_mem_mb);
-    } else if (c.kv_cache_mem_fraction > 0) {
-        if (c.kv_cache_mem_fraction > 1.0) return invalid_argument("KV cache memory fraction must be in (0, 1]");
-        blocks = static_cast<int64_t>(c.kv_cache_mem_fraction * double(available_memory_bytes())) / bytes_per_block;
-        budget = "a fraction " + std::to_string(c.kv_cache_mem_fraction) + " of available memory";
-    } else {
-        // Default: room for every sequence at full context, capped by a fixed budget.
-        const int64_t tokens = int64_t(c.max_num_seqs) * std::max(1, max_model_len);
-        blocks = std::min(kDefaultKvBudgetBytes / bytes_per_block, (tokens + c.block_size - 1) / c.block_size);
-        budget = "the default budget";
-    }
-    if (blocks < 1) {
-        return invalid_argument(budget + " holds no KV block (" + std::to_string(bytes_per_block) +
-                                " bytes per block of " + std::to_string(c.block_size) + " tokens)");
-    }
-    if (blocks > (int64_t(1) << 30)) return invalid_argument("KV cache of " + std::to_string(blocks) + " blocks is too large");
-    return static_cast<int>(blocks);
-}
-
-Runner::Runner(Model& model, KvCache& kv_cache, const KvCacheManager& kv)
-    : model_(model), kv_cache_(kv_cache), kv_(kv) {}
+Runner::Runner(Model& model, KvCache& kv_cache, KvCacheManager& kv) : model_(model), kv_cache_(kv_cache), kv_(kv) {}
 
 ForwardBatch Runner::build_forward_batch(const ScheduledBatch& batch) const {
     ForwardBatch fb;
@@ -113,14 +82,8 @@ void Runner::sample(const ScheduledSeq& e, float* row, SeqResult& out) {
 }
 
 Result<StepOutput> Runner::run(const ScheduledBatch& batch) {
-    for (const SwapOp& op : batch.swap_out) op.request->seqs[op.seq].swapped_kv = kv_cache_.save_blocks(op.blocks);
-    for (const BlockCopy& c : batch.copies) kv_cache_.copy_block(c.src, c.dst);
-    for (const SwapOp& op : batch.swap_in) {
-        Sequence& s = op.request->seqs[op.seq];
-        kv_cache_.load_blocks(op.blocks, s.swapped_kv);
-        s.swapped_kv.clear();
-        s.swapped_kv.shrink_to_fit();
-    }
+    KvCacheStore store(kv_cache_);
+    kv_.apply_moves(store);
     StepOutput out;
     out.results.resize(batch.seqs.size());
     if (batch.num_tokens == 0) return out;

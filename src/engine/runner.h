@@ -1,5 +1,5 @@
-// The runner turns a ScheduledBatch into tensors and work: swaps and copy-on-write on the KvCache,
-// one ForwardBatch (token ids, positions, slot mapping, block tables, logits rows) through
+// The runner turns a ScheduledBatch into tensors and work: the KV manager's moves (swaps,
+// copy-on-write) carried out on the KvCache, one ForwardBatch (token ids, positions, slot mapping, block tables, logits rows) through
 // Model::forward, then per sequence a sample from its own seeded generator (or, for beam search,
 // the log-probability row). The only engine code that touches the model and K/V memory.
 #pragma once
@@ -29,13 +29,9 @@ struct StepOutput {
     std::vector<SeqResult> results;  // parallel to ScheduledBatch::seqs; empty where !sample
 };
 
-// Number of KV blocks the config asks for, given bytes per block (num_kv_blocks, else
-// kv_cache_mem_mb, else a fraction of available memory, else a default budget).
-Result<int> kv_blocks_from_config(const EngineConfig& config, int64_t bytes_per_block, int max_model_len);
-
 class Runner {
 public:
-    Runner(Model& model, KvCache& kv_cache, const KvCacheManager& kv);
+    Runner(Model& model, KvCache& kv_cache, KvCacheManager& kv);
     Result<StepOutput> run(const ScheduledBatch& batch);
     // The ForwardBatch of a step (exposed for tests).
     ForwardBatch build_forward_batch(const ScheduledBatch& batch) const;
@@ -45,7 +41,7 @@ private:
 
     Model& model_;
     KvCache& kv_cache_;
-    const KvCacheManager& kv_;
+    KvCacheManager& kv_;
     Tensor logits_;
 };
 

@@ -3,7 +3,6 @@
 #include "engine/scheduler.h"
 
 #include <algorithm>
-#include <unordered_map>
 #include <unordered_set>
 
 #include "engine/scheduling_policy.h"
@@ -55,9 +54,6 @@ Scheduler::Booking Scheduler::book(Request& r, int& budget, ScheduledBatch& out)
     };
     std::vector<Plan> plans;
     int left = budget;
-    int need_blocks = 0;
-    std::unordered_set<int> hit_free;          // cached free blocks a hit takes out of the free pool
-    std::unordered_map<int, int> cow_writers;  // shared block -> sequences of r writing into it
     for (int i = 0; i < static_cast<int>(r.seqs.size()) && left > 0; ++i) {
         Sequence& s = r.seqs[i];
         if (s.finished) continue;
@@ -71,25 +67,13 @@ Scheduler::Booking Scheduler::book(Request& r, int& budget, ScheduledBatch& out)
         // compute) until the others have theirs, and the beam step runs then.
         p.n = std::min(s.num_tokens() - p.start, left);
         if (p.n <= 0) continue;
-        if (p.fresh) {
-            need_blocks += kv_.blocks_for_tokens(p.start + p.n) - static_cast<int>(p.hit.blocks.size());
-            for (int b : p.hit.blocks) {
-                if (kv_.pool().ref_count(b) == 0) hit_free.insert(b);
-            }
-        } else {
-            const std::vector<int>& table = kv_.block_table(s.id);
-            need_blocks += std::max(0, kv_.blocks_for_tokens(p.start + p.n) - static_cast<int>(table.size()));
-            const size_t first = static_cast<size_t>(p.start / kv_.block_size());
-            if (first < table.size() && kv_.pool().ref_count(table[first]) > 1) ++cow_writers[table[first]];
-        }
         left -= p.n;
         plans.push_back(std::move(p));
     }
     if (plans.empty()) return Booking::kNoBudget;
-    // k writers of a block held m times: each copies, except the last when all holders write.
-    for (const auto& [block, k] : cow_writers) need_blocks += kv_.pool().ref_count(block) > k ? k : k - 1;
-    need_blocks += static_cast<int>(hit_free.size());
-    if (need_blocks > kv_.num_free_blocks()) return Booking::kNoBlocks;
+    std::vector<KvCacheManager::SlotPlan> slots;
+    for (const Plan& p : plans) slots.push_back({r.seqs[p.seq].id, p.start, p.start + p.n, p.fresh ? &p.hit : nullptr});
+    if (kv_.num_blocks_needed(slots) > kv_.num_free_blocks()) return Booking::kNoBlocks;
 
     for (Plan& p : plans) {
         Sequence& s = r.seqs[p.seq];
@@ -115,10 +99,9 @@ Scheduler::Booking Scheduler::swap_in(Request& r, int& budget, ScheduledBatch& o
     for (int i = 0; i < static_cast<int>(r.seqs.size()); ++i) {
         Sequence& s = r.seqs[i];
         if (s.finished) continue;
-        const bool ok = kv_.allocate_slots(s.id, s.num_computed_tokens, s.num_computed_tokens, nullptr, nullptr);
+        const bool ok = kv_.swap_in(s.id, s.num_computed_tokens);
         KITE_CHECK(ok);
-        const std::vector<int>& table = kv_.block_table(s.id);
-        out.swap_in.push_back({&r, i, std::vector<int>(table.begin(), table.end())});
+        out.swap_in.push_back({&r, i, kv_.block_table(s.id)});
     }
     // The tokens of this step are booked like a running request's (they fit: counted above for
     // one token each; a longer chunk may simply not be booked this step).
@@ -138,14 +121,11 @@ void Scheduler::preempt(std::unique_ptr<Request> r, ScheduledBatch& out, bool al
     for (int i = 0; i < static_cast<int>(r->seqs.size()); ++i) {
         Sequence& s = r->seqs[i];
         if (swap && !s.finished) {
-            const std::vector<int>& table = kv_.block_table(s.id);
-            const size_t n = static_cast<size_t>(kv_.blocks_for_tokens(s.num_computed_tokens));
-            KITE_CHECK(n <= table.size());
-            out.swap_out.push_back({r.get(), i, std::vector<int>(table.begin(), table.begin() + long(n))});
-        } else {
-            s.num_computed_tokens = 0;
-            s.beam_row.clear();
+            out.swap_out.push_back({r.get(), i, kv_.swap_out(s.id, s.num_computed_tokens)});
+            continue;
         }
+        s.num_computed_tokens = 0;
+        s.beam_row.clear();
         kv_.free(s.id);
     }
     if (swap) {
@@ -253,7 +233,7 @@ ScheduledBatch Scheduler::schedule() {
                 // Alone and still short (forked sequences lost their sharing on the way out):
                 // fall back to recomputing, where the prefix cache shares the prompt again.
                 for (Sequence& s : r.seqs) {
-                    s.swapped_kv.clear();
+                    kv_.drop_swapped(s.id);
                     s.num_computed_tokens = 0;
                     s.beam_row.clear();
                 }
@@ -314,6 +294,14 @@ void Scheduler::on_computed(const ScheduledBatch& batch) {
         if (seen.insert(e.request).second) ++e.request->timings.num_steps;
     }
 }
+
+int64_t Scheduler::fork_seq(int64_t parent_id) {
+    const int64_t child = new_seq_id();
+    kv_.fork(parent_id, child);
+    return child;
+}
+
+void Scheduler::free_seq(int64_t seq_id) { kv_.free(seq_id); }
 
 std::vector<std::unique_ptr<Request>> Scheduler::take_finished() {
     std::vector<std::unique_ptr<Request>> out = std::move(done_);

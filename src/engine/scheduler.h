@@ -4,7 +4,8 @@
 // difference, running requests first, then swapped, then waiting ones. A long prompt is thus
 // prefilled in chunks beside other requests' decode tokens, and a prefix-cache hit simply starts
 // a sequence with tokens already computed. When blocks run out, the running request served last
-// is preempted: recomputed later or swapped to host. Decisions and KV booking only: no tensors.
+// is preempted: recomputed later or swapped to host. Decisions only: every block it books, forks,
+// frees or swaps goes through the KvCacheManager, and no tensors.
 #pragma once
 
 #include <cstdint>
@@ -39,8 +40,8 @@ struct SwapOp {
     std::vector<int> blocks;  // the sequence's blocks holding its computed tokens, in order
 };
 
-// What one step does, in this order: save swap_out blocks to host, copy-on-write `copies`, load
-// swap_in blocks from host, then one forward pass over `seqs`.
+// What one step does: the KV moves (swap_out saves, copy-on-write `copies`, swap_in loads; listed
+// here as decided, carried out by KvCacheManager::apply_moves), then one forward pass over `seqs`.
 struct ScheduledBatch {
     std::vector<SwapOp> swap_out;
     std::vector<BlockCopy> copies;
@@ -68,7 +69,10 @@ public:
     std::vector<std::unique_ptr<Request>> remove_all();
 
     int64_t new_seq_id() { return next_seq_id_++; }
-    KvCacheManager& kv() { return kv_; }
+    // A new sequence sharing every KV block of `parent_id` (a sample or a beam); its id.
+    int64_t fork_seq(int64_t parent_id);
+    // Releases a sequence's KV blocks (a beam replaced by its children).
+    void free_seq(int64_t seq_id);
     const SchedulerConfig& config() const { return config_; }
     bool has_work() const { return !running_.empty() || !waiting_.empty() || !swapped_.empty(); }
     int num_running() const { return static_cast<int>(running_.size()); }

@@ -31,12 +31,11 @@ struct Sequence {
     int index = 0;       // which output (0..n-1) this sequence feeds
     std::vector<int32_t> tokens;  // prompt + generated
     int num_prompt_tokens = 0;
-    int num_computed_tokens = 0;  // tokens whose K/V is in the cache (or saved, while swapped)
+    int num_computed_tokens = 0;  // tokens whose K/V is in the cache (or in the KV manager's host copy, while swapped)
     bool finished = false;
     FinishReason finish_reason = FinishReason::kNone;
     std::string stop_reason;
     float cumulative_logprob = 0.0f;
-    std::vector<uint8_t> swapped_kv;  // K/V of the computed tokens while swapped to host
     std::vector<float> beam_row;      // beam search: this beam's log-probabilities, until all beams have one
     bool final_sent = false;          // its finished output went out
 

@@ -2,6 +2,7 @@
 #include "kv/kv_cache_manager.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "core/status.h"
 
@@ -74,6 +75,7 @@ bool KvCacheManager::allocate_slots(int64_t seq_id, int first_write_pos, int num
         const int dst = take_block();
         pool_.unref(src);
         s.table[first_block] = dst;
+        pending_copies_.push_back({src, dst});
         if (copies) copies->push_back({src, dst});
     }
     while (static_cast<int>(s.table.size()) < blocks_for_tokens(num_tokens_total)) s.table.push_back(take_block());
@@ -104,10 +106,83 @@ void KvCacheManager::fork(int64_t parent, int64_t child) {
 }
 
 void KvCacheManager::free(int64_t seq_id) {
+    swapped_.erase(seq_id);
     auto it = seqs_.find(seq_id);
     if (it == seqs_.end()) return;
     for (auto b = it->second.table.rbegin(); b != it->second.table.rend(); ++b) pool_.unref(*b);
     seqs_.erase(it);
+}
+
+int KvCacheManager::num_blocks_needed(std::span<const SlotPlan> plans) const {
+    int need = 0;
+    std::unordered_set<int> hit_free;          // cached free blocks a hit takes out of the free pool
+    std::unordered_map<int, int> cow_writers;  // shared block -> sequences of the plan writing into it
+    for (const SlotPlan& p : plans) {
+        auto it = seqs_.find(p.seq_id);
+        if (it == seqs_.end()) {
+            const int hit_blocks = p.hit ? static_cast<int>(p.hit->blocks.size()) : 0;
+            need += std::max(0, blocks_for_tokens(p.num_tokens_total) - hit_blocks);
+            if (p.hit) {
+                for (int b : p.hit->blocks)
+                    if (pool_.ref_count(b) == 0) hit_free.insert(b);
+            }
+            continue;
+        }
+        const std::vector<int>& table = it->second.table;
+        need += std::max(0, blocks_for_tokens(p.num_tokens_total) - static_cast<int>(table.size()));
+        const size_t first = static_cast<size_t>(p.first_write_pos / block_size_);
+        if (p.first_write_pos < p.num_tokens_total && first < table.size() && pool_.ref_count(table[first]) > 1)
+            ++cow_writers[table[first]];
+    }
+    for (const auto& [block, k] : cow_writers) need += pool_.ref_count(block) > k ? k : k - 1;
+    return need + static_cast<int>(hit_free.size());
+}
+
+std::vector<int> KvCacheManager::swap_out(int64_t seq_id, int num_computed_tokens) {
+    std::vector<int> blocks;
+    auto it = seqs_.find(seq_id);
+    if (it != seqs_.end()) {
+        const std::vector<int>& table = it->second.table;
+        const size_t n = static_cast<size_t>(blocks_for_tokens(num_computed_tokens));
+        KITE_CHECK(n <= table.size());
+        blocks.assign(table.begin(), table.begin() + static_cast<long>(n));
+    }
+    free(seq_id);
+    swapped_[seq_id];  // filled by apply_moves
+    pending_saves_.push_back({seq_id, blocks});
+    return blocks;
+}
+
+bool KvCacheManager::swap_in(int64_t seq_id, int num_computed_tokens) {
+    KITE_CHECK(is_swapped(seq_id) && seqs_.count(seq_id) == 0);
+    if (!allocate_slots(seq_id, num_computed_tokens, num_computed_tokens, nullptr, nullptr)) return false;
+    pending_loads_.push_back({seq_id, block_table(seq_id)});
+    return true;
+}
+
+int64_t KvCacheManager::swapped_bytes() const {
+    int64_t n = 0;
+    for (const auto& [id, bytes] : swapped_) n += static_cast<int64_t>(bytes.size());
+    return n;
+}
+
+void KvCacheManager::apply_moves(KvBlockStore& store) {
+    // A sequence freed (aborted, or sent back to recompute) after its move was decided has no
+    // host copy any more: its save and its load are skipped.
+    for (SwapMove& m : pending_saves_) {
+        auto it = swapped_.find(m.seq_id);
+        if (it != swapped_.end()) it->second = store.save_blocks(m.blocks);
+    }
+    for (const BlockCopy& c : pending_copies_) store.copy_block(c.src, c.dst);
+    for (SwapMove& m : pending_loads_) {
+        auto it = swapped_.find(m.seq_id);
+        if (it == swapped_.end()) continue;
+        store.load_blocks(m.blocks, it->second);
+        swapped_.erase(it);
+    }
+    pending_saves_.clear();
+    pending_copies_.clear();
+    pending_loads_.clear();
 }
 
 const std::vector<int>& KvCacheManager::block_table(int64_t seq_id) const {

@@ -1,7 +1,9 @@
-// KV bookkeeping per sequence: each sequence's block table, prefix-cache lookups, growing a
-// table as tokens are scheduled (with copy-on-write of a shared partly filled block), forking
-// tables (parallel samples, beams) and freeing. The scheduler asks it yes/no questions; the runner
-// reads block tables and carries out the copies it reports. Block ids and token counts only.
+// Every KV block decision, per sequence: its block table, prefix-cache lookups, growing a table as
+// tokens are scheduled (with copy-on-write of a shared partly filled block), forking tables
+// (parallel samples, beams), freeing, and swapping a preempted sequence's blocks out to a host
+// buffer it keeps and back in. The scheduler asks it how many blocks a plan needs and books them;
+// the runner reads block tables and calls apply_moves() once per step, which carries out the
+// step's copies and swaps through a KvBlockStore. Block ids and token counts only.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "kv/block_pool.h"
+#include "kv/kv_block_store.h"
 #include "kv/prefix_index.h"
 
 namespace kite {
@@ -50,13 +53,43 @@ public:
     // How many free blocks allocate_slots would take (ignoring a prefix hit).
     int num_blocks_to_allocate(int64_t seq_id, int first_write_pos, int num_tokens_total) const;
 
+    // One sequence's share of a booking: allocate_slots' arguments.
+    struct SlotPlan {
+        int64_t seq_id = -1;
+        int first_write_pos = 0;
+        int num_tokens_total = 0;
+        const PrefixHit* hit = nullptr;  // a fresh sequence's prefix hit, or null
+    };
+    // The free blocks that allocate_slots over all of `plans` (the sequences of one request) would
+    // take together: new blocks, hit blocks now in the free list, and the copies of shared blocks
+    // (k writers of a block held m times copy k times, or k - 1 when all m holders write).
+    int num_blocks_needed(std::span<const SlotPlan> plans) const;
+
     // Registers the sequence's full blocks among its first `num_computed` tokens in the prefix index.
     void cache_full_blocks(int64_t seq_id, std::span<const int32_t> tokens, int num_computed, uint64_t extra_key);
 
     // `child` shares every block of `parent` (reference counts +1); writes later copy on write.
     void fork(int64_t parent, int64_t child);
-    // Releases the sequence's blocks (last block first, so a prefix's tail is evicted before its head).
+    // Releases the sequence's blocks (last block first, so a prefix's tail is evicted before its head)
+    // and any host copy of them.
     void free(int64_t seq_id);
+
+    // Preemption by swapping: the blocks holding the first `num_computed_tokens` tokens are saved to
+    // a host buffer at the next apply_moves, and the sequence's blocks are released now. Returns
+    // the blocks saved, in order.
+    std::vector<int> swap_out(int64_t seq_id, int num_computed_tokens);
+    // Gives a swapped-out sequence fresh blocks for its `num_computed_tokens` tokens, loaded from its
+    // host buffer at the next apply_moves. False, changing nothing, when blocks run short.
+    bool swap_in(int64_t seq_id, int num_computed_tokens);
+    bool is_swapped(int64_t seq_id) const { return swapped_.count(seq_id) > 0; }
+    // Forgets a swapped-out sequence's host copy (it will be recomputed instead).
+    void drop_swapped(int64_t seq_id) { swapped_.erase(seq_id); }
+    int64_t swapped_bytes() const;  // host memory the swapped-out sequences hold
+
+    // Carries out the moves decided since the last call, in the only safe order: saves of
+    // swapped-out blocks (before their reuse is written), copy-on-write copies, loads of
+    // swapped-in blocks. Call once per step, before the forward pass.
+    void apply_moves(KvBlockStore& store);
 
     bool has_sequence(int64_t seq_id) const { return seqs_.count(seq_id) > 0; }
     const std::vector<int>& block_table(int64_t seq_id) const;
@@ -85,6 +118,13 @@ private:
     BlockPool pool_;
     PrefixIndex index_;
     std::unordered_map<int64_t, SeqBlocks> seqs_;
+    std::unordered_map<int64_t, std::vector<uint8_t>> swapped_;  // host copies of swapped-out sequences
+    struct SwapMove {
+        int64_t seq_id;
+        std::vector<int> blocks;
+    };
+    std::vector<SwapMove> pending_saves_, pending_loads_;
+    std::vector<BlockCopy> pending_copies_;
     int64_t num_queries_ = 0;
     int64_t num_hits_ = 0;
 };

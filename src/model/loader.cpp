@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "io/mapped_file.h"
+#include "model/blocks/decoder.h"
+#include "model/gguf_tokenizer.h"
 #include "model/registry.h"
 #include "model/weight_source.h"
 
@@ -58,25 +60,38 @@ KvCacheShape Model::kv_shape(int num_blocks, int block_size) const {
 }
 
 Result<std::unique_ptr<Model>> load_model(const std::string& path, const LoadOptions& options) {
-    KITE_ASSIGN_OR_RETURN(auto source, open_source(path, options.dummy_weights));
-    KITE_ASSIGN_OR_RETURN(ModelConfig config, parse_model_config(source->config_json(), config_name(path)));
-    const ArchEntry* arch = find_architecture(config.architecture);
-    if (arch == nullptr)
-        return unimplemented(config_name(path) + ": architecture " + config.architecture +
-                             " is not supported (supported: " + supported_architectures() + ")");
-    if (arch->adjust != nullptr) KITE_RETURN_IF_ERROR(arch->adjust(config, source->config_json()));
-    if (config.eos_token_ids.empty()) {
-        auto gen = parse_generation_config(source->generation_config_json(), path);
-        if (gen.ok()) config.eos_token_ids = gen->eos_token_ids;
-    }
-    return arch->make(config, *source, options);
+    KITE_ASSIGN_OR_RETURN(Checkpoint c, load_checkpoint(path, options, /*load_tokenizer=*/false));
+    return std::move(c.model);
 }
 
-GenerationDefaults load_generation_defaults(const std::string& path) {
-    auto source = open_source(path);
-    if (!source.ok()) return {};
-    auto gen = parse_generation_config((*source)->generation_config_json(), path);
-    return gen.ok() ? *gen : GenerationDefaults{};
+Result<Checkpoint> load_checkpoint(const std::string& path, const LoadOptions& options, bool load_tokenizer) {
+    KITE_ASSIGN_OR_RETURN(auto source, open_source(path, options.dummy_weights));
+    const std::string src = config_name(path);
+    const nlohmann::json& j = source->config_json();
+    if (!j.is_object()) return invalid_argument(src + ": expected a JSON object");
+    auto archs = j.find("architectures");
+    if (archs == j.end() || !archs->is_array() || archs->empty() || !(*archs)[0].is_string())
+        return invalid_argument(src + ": missing \"architectures\" (expected e.g. [\"LlamaForCausalLM\"])");
+    const std::string name = (*archs)[0].get<std::string>();
+    const ArchDef* arch = find_architecture(name);
+    if (arch == nullptr)
+        return unimplemented(src + ": architecture " + name + " is not supported (supported: " +
+                             supported_architectures() + ")");
+    KITE_ASSIGN_OR_RETURN(DecoderSpec spec, arch->describe(j, src));
+    spec.config.architecture = name;
+    if (spec.config.model_type.empty()) spec.config.model_type = arch->model_type;
+    Checkpoint c;
+    auto gen = parse_generation_config(source->generation_config_json(), path);
+    if (gen.ok()) c.defaults = *gen;
+    if (spec.config.eos_token_ids.empty()) spec.config.eos_token_ids = c.defaults.eos_token_ids;
+    if (load_tokenizer) {
+        // A GGUF file's tokenizer comes from the metadata already read; a folder's from its files.
+        auto tok = source->gguf_file() ? tokenizer_from_gguf(*source->gguf_file()) : load_model_tokenizer(path);
+        if (tok.ok()) c.tokenizer = *tok;
+        else c.tokenizer_error = tok.status().message();
+    }
+    KITE_ASSIGN_OR_RETURN(c.model, make_decoder(std::move(spec), *source, options));
+    return c;
 }
 
 }  // namespace kite

@@ -1,6 +1,7 @@
 // The model interface the engine runs: one forward step over a ForwardBatch, writing new K/V into
-// the paged cache and returning logits. Architectures implement it in model/arch/<name>.cpp and
-// are registered in model/registry.cpp; callers load models through load_model().
+// the paged cache and returning logits. Architectures describe themselves in model/arch/<name>.cpp
+// (registered in model/registry.cpp) and run as a DecoderModel (model/blocks/decoder.h); callers
+// load models through load_model().
 #pragma once
 
 #include <memory>
@@ -14,6 +15,8 @@
 
 namespace kite {
 
+class Tokenizer;
+
 class Model {
 public:
     virtual ~Model() = default;
@@ -25,8 +28,9 @@ public:
     // Bytes of weights one decode step reads: every weight once, the embedding table only by row
     // (the memory-bandwidth bound of `kite bench`). 0 when unknown.
     virtual int64_t weight_bytes_per_step() const { return 0; }
-    // The KV shape this model needs for `num_blocks` blocks of `block_size` tokens, on its device.
-    KvCacheShape kv_shape(int num_blocks, int block_size) const;
+    // The KV shape this model needs for `num_blocks` blocks of `block_size` tokens, on its device
+    // (by default num_kv_heads x head_dim of the config; a mixer with another cache layout overrides).
+    virtual KvCacheShape kv_shape(int num_blocks, int block_size) const;
 };
 
 struct LoadOptions {
@@ -43,7 +47,15 @@ struct LoadOptions {
 
 // A model folder (config.json + *.safetensors) or a .gguf file.
 Result<std::unique_ptr<Model>> load_model(const std::string& path, const LoadOptions& options = {});
-// Generation defaults beside the model (generation_config.json, GGUF metadata); empty if none.
-GenerationDefaults load_generation_defaults(const std::string& path);
+// Everything a checkpoint holds, from one opening of its path: the model, its generation defaults
+// and its tokenizer (from the GGUF metadata, or the folder's tokenizer.json).
+struct Checkpoint {
+    std::unique_ptr<Model> model;
+    GenerationDefaults defaults;
+    std::shared_ptr<Tokenizer> tokenizer;  // null when the checkpoint has none
+    std::string tokenizer_error;           // why it is null
+};
+// `load_tokenizer` false: leave the tokenizer out (another one is named, or none is needed).
+Result<Checkpoint> load_checkpoint(const std::string& path, const LoadOptions& options, bool load_tokenizer = true);
 
 }  // namespace kite

@@ -1,5 +1,8 @@
-// What a decoder-only transformer of the Llama family looks like, read from config.json (or from
-// GGUF metadata turned into the same JSON). Family differences are fields here, not code paths.
+// The facts about a model every layer above the model needs (vocabulary, context length, special
+// ids, KV-cache shape), plus the Llama-style hyper-parameters most families share. Each
+// architecture's own file (model/arch/<family>.cpp) parses its config.json into this and into the
+// block description the decoder runs (model/blocks/decoder_spec.h); parse_model_config reads the
+// common Llama-style fields and is the starting point of the Llama-like families.
 #pragma once
 
 #include <cstdint>
@@ -13,7 +16,7 @@
 namespace kite {
 
 struct RopeScaling {
-    enum class Type { kNone, kLinear, kDynamic, kLlama3, kYarn };
+    enum class Type { kNone, kLinear, kDynamic, kLlama3, kYarn, kLongRope };
     Type type = Type::kNone;
     float factor = 1.0f;
     // llama3
@@ -27,6 +30,8 @@ struct RopeScaling {
     float mscale = 0.0f;
     float mscale_all_dim = 0.0f;
     bool truncate = true;
+    // longrope (Phi-3): per-frequency divisors below / above original_max_position_embeddings.
+    std::vector<float> short_factor, long_factor;
 };
 
 struct ModelConfig {
@@ -45,12 +50,9 @@ struct ModelConfig {
     float partial_rotary_factor = 1.0f;
     RopeScaling rope_scaling;
     bool tie_word_embeddings = false;
-    bool attention_bias = false;   // q/k/v (and o when o_bias) have biases (Qwen2)
-    bool o_bias = false;
+    bool attention_bias = false;   // config.json attention_bias: q/k/v and o projections have biases
     bool mlp_bias = false;
-    bool qk_norm = false;          // RMSNorm over each head of q and k (Qwen3)
-    int sliding_window = 0;        // 0: full attention; else each token sees the last `sliding_window` keys
-    int max_window_layers = 0;     // Qwen2: layers [max_window_layers, num_layers) use the window
+    int sliding_window = 0;        // config.json sliding_window (null: 0); which layers use it is the family's
     std::string hidden_act = "silu";
     int bos_token_id = -1;
     std::vector<int> eos_token_ids;
@@ -71,8 +73,10 @@ struct GenerationDefaults {
     int bos_token_id = -1;
 };
 
-// Parses the common config.json fields; `source` names the file in error messages.
+// Parses the common Llama-style config.json fields; `source` names the file in error messages.
 Result<ModelConfig> parse_model_config(const nlohmann::json& j, const std::string& source);
+// bos/pad/eos token ids and the declared dtype, under their usual names (every family has them).
+Status read_common_ids(const nlohmann::json& j, const std::string& source, ModelConfig& c);
 Result<GenerationDefaults> parse_generation_config(const nlohmann::json& j, const std::string& source);
 
 }  // namespace kite

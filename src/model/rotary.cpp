@@ -21,11 +21,22 @@ double yarn_mscale(double scale, double mscale) { return scale <= 1 ? 1.0 : 0.1 
 
 }  // namespace
 
-RotaryEmbedding::RotaryEmbedding(const ModelConfig& c) : config_(c) {
-    rot_dim_ = static_cast<int>(c.head_dim * c.partial_rotary_factor);
-    rot_dim_ -= rot_dim_ % 2;
-    const RopeScaling& s = c.rope_scaling;
-    inv_freq_ = default_inv_freq(c.rope_theta, rot_dim_);
+RopeSpec RopeSpec::from_config(const ModelConfig& c) {
+    RopeSpec r;
+    r.rot_dim = static_cast<int>(c.head_dim * c.partial_rotary_factor);
+    r.rot_dim -= r.rot_dim % 2;
+    r.theta = c.rope_theta;
+    r.scaling = c.rope_scaling;
+    r.max_position_embeddings = c.max_position_embeddings;
+    return r;
+}
+
+RotaryEmbedding::RotaryEmbedding(const RopeSpec& spec) : spec_(spec) {
+    const int rot_dim_ = spec_.rot_dim;
+    const RopeScaling& s = spec_.scaling;
+    const double theta = spec_.theta;
+    const int max_pos = spec_.max_position_embeddings;
+    inv_freq_ = default_inv_freq(theta, rot_dim_);
     switch (s.type) {
         case RopeScaling::Type::kNone:
         case RopeScaling::Type::kDynamic:  // rescaled per sequence length in inv_freq_for()
@@ -51,13 +62,13 @@ RotaryEmbedding::RotaryEmbedding(const ModelConfig& c) : config_(c) {
         }
         case RopeScaling::Type::kYarn: {
             const int dim = rot_dim_;
-            const double base = c.rope_theta;
+            const double base = theta;
             double factor = s.factor;
-            double orig = c.max_position_embeddings;
-            if (s.original_max_position_embeddings > 0 && s.original_max_position_embeddings != c.max_position_embeddings) {
+            double orig = max_pos;
+            if (s.original_max_position_embeddings > 0 && s.original_max_position_embeddings != max_pos) {
                 // transformers: with original_max_position_embeddings, the factor is the context ratio.
                 orig = s.original_max_position_embeddings;
-                factor = static_cast<double>(c.max_position_embeddings) / orig;
+                factor = static_cast<double>(max_pos) / orig;
             }
             if (s.attention_factor > 0) {
                 attention_factor_ = s.attention_factor;
@@ -89,22 +100,50 @@ RotaryEmbedding::RotaryEmbedding(const ModelConfig& c) : config_(c) {
             }
             break;
         }
+        case RopeScaling::Type::kLongRope: {
+            // inv_freq = 1 / (ext_factor[i] * base^(2i/dim)); short factors up to the trained context,
+            // long ones past it (transformers' longrope_frequency_update, per sequence here).
+            const int half = rot_dim_ / 2;
+            const double orig = s.original_max_position_embeddings > 0 ? s.original_max_position_embeddings : max_pos;
+            const double factor = s.factor > 0 ? s.factor : max_pos / orig;
+            if (s.attention_factor > 0) attention_factor_ = s.attention_factor;
+            else attention_factor_ = factor <= 1 ? 1.0f : static_cast<float>(std::sqrt(1 + std::log(factor) / std::log(orig)));
+            auto table = [&](const std::vector<float>& ext) {
+                std::vector<float> f(half);
+                for (int i = 0; i < half; ++i) {
+                    const float expo = static_cast<float>(2 * i) / static_cast<float>(rot_dim_);
+                    const float pw = static_cast<float>(std::pow(theta, static_cast<double>(expo)));
+                    const float e = i < static_cast<int>(ext.size()) ? ext[i] : 1.0f;
+                    f[i] = 1.0f / (e * pw);
+                }
+                return f;
+            };
+            inv_freq_ = table(s.short_factor);
+            long_inv_freq_ = table(s.long_factor);
+            break;
+        }
     }
 }
 
 std::vector<float> RotaryEmbedding::inv_freq_for(int64_t seq_len) const {
-    if (config_.rope_scaling.type != RopeScaling::Type::kDynamic || seq_len <= config_.max_position_embeddings)
-        return inv_freq_;
-    const double factor = config_.rope_scaling.factor;
-    const double max_pos = config_.max_position_embeddings;
-    const double base = config_.rope_theta *
+    const RopeScaling& s = spec_.scaling;
+    const int rot_dim_ = spec_.rot_dim;
+    if (s.type == RopeScaling::Type::kLongRope) {
+        const int64_t orig = s.original_max_position_embeddings > 0 ? s.original_max_position_embeddings
+                                                                     : spec_.max_position_embeddings;
+        return seq_len > orig ? long_inv_freq_ : inv_freq_;
+    }
+    if (s.type != RopeScaling::Type::kDynamic || seq_len <= spec_.max_position_embeddings) return inv_freq_;
+    const double factor = s.factor;
+    const double max_pos = spec_.max_position_embeddings;
+    const double base = spec_.theta *
                         std::pow(factor * seq_len / max_pos - (factor - 1), static_cast<double>(rot_dim_) / (rot_dim_ - 2));
     return default_inv_freq(base, rot_dim_);
 }
 
 void RotaryEmbedding::compute(std::span<const int32_t> positions, int64_t seq_len, float* cos, float* sin) const {
     const std::vector<float> inv = inv_freq_for(seq_len);
-    const int half = rot_dim_ / 2;
+    const int half = spec_.rot_dim / 2;
     for (size_t t = 0; t < positions.size(); ++t) {
         const float pos = static_cast<float>(positions[t]);
         for (int i = 0; i < half; ++i) {

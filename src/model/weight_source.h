@@ -14,6 +14,8 @@
 
 namespace kite {
 
+class GgufFile;
+
 class WeightSource {
 public:
     virtual ~WeightSource() = default;
@@ -27,6 +29,8 @@ public:
     virtual const nlohmann::json& config_json() const = 0;
     // generation_config.json equivalent; null if none.
     virtual const nlohmann::json& generation_config_json() const = 0;
+    // The GGUF file behind the source (its tokenizer lives in its metadata); null for safetensors.
+    virtual const GgufFile* gguf_file() const { return nullptr; }
 };
 
 // A folder with config.json and model.safetensors or model.safetensors.index.json + shards.

@@ -8,7 +8,8 @@
 namespace kite::ops {
 
 Status linear(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out) {
-    KITE_RETURN_IF_ERROR(require_one_device("linear", {&x, &w.t, bias, &out}));
+    Device dev{};
+    KITE_RETURN_IF_ERROR(check_devices("linear", {&x, &w.t, bias, &out}, &dev));
     KITE_RETURN_IF_ERROR(require_f32("linear", "x", x));
     KITE_RETURN_IF_ERROR(require_shape("linear", "x", x, 2));
     KITE_RETURN_IF_ERROR(require_shape("linear", "weight", w.t, 2));
@@ -20,26 +21,15 @@ Status linear(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out)
                                 out.shape_string());
     if (bias != nullptr && (bias->numel() != N || bias->dtype() != DType::kF32))
         return invalid_argument("linear: bias must be f32 [" + std::to_string(N) + "]");
-    if (on_cuda(x))
-        return cuda::linear(x.data<float>(), T, K, w.t, bias ? bias->data<float>() : nullptr, out.data<float>());
-    if (dtype_is_quantized(w.t.dtype())) {
-        quant_matmul(x.data<float>(), T, K, w.t, out.data<float>());
-        if (bias != nullptr) {
-            const float* b = bias->data<float>();
-            float* o = out.data<float>();
-            for (int64_t t = 0; t < T; ++t)
-                for (int64_t n = 0; n < N; ++n) o[t * N + n] += b[n];
-        }
-        return Status::ok();
-    }
-    KITE_RETURN_IF_ERROR(require_f32("linear", "weight", w.t));
-    cpu::gemm_nt_f32(x.data<float>(), T, K, w.t.data<float>(), N, bias ? bias->data<float>() : nullptr,
-                     out.data<float>());
-    return Status::ok();
+    if (dev == Device::kCpu && !dtype_is_quantized(w.t.dtype()))
+        KITE_RETURN_IF_ERROR(require_f32("linear", "weight", w.t));
+    return KITE_DISPATCH(dev, linear, x.data<float>(), T, K, w.t, bias ? bias->data<float>() : nullptr,
+                         out.data<float>());
 }
 
 Status embedding(const Tensor& table, std::span<const int32_t> ids, Tensor& out) {
-    KITE_RETURN_IF_ERROR(require_one_device("embedding", {&table, &out}));
+    Device dev{};
+    KITE_RETURN_IF_ERROR(check_devices("embedding", {&table, &out}, &dev));
     KITE_RETURN_IF_ERROR(require_shape("embedding", "table", table, 2));
     const int64_t V = table.dim(0), H = table.dim(1);
     if (out.dtype() != DType::kF32 || out.ndim() != 2 || out.dim(0) != static_cast<int64_t>(ids.size()) || out.dim(1) != H)
@@ -48,9 +38,7 @@ Status embedding(const Tensor& table, std::span<const int32_t> ids, Tensor& out)
         if (id < 0 || id >= V)
             return invalid_argument("token id " + std::to_string(id) + " is outside the vocabulary [0, " + std::to_string(V) + ")");
     }
-    if (on_cuda(table)) return cuda::embedding(table, ids, out.data<float>());
-    cpu::embedding(table, ids, out.data<float>());
-    return Status::ok();
+    return KITE_DISPATCH(dev, embedding, table, ids, out.data<float>());
 }
 
 }  // namespace kite::ops

@@ -1,6 +1,6 @@
-// JSON body -> engine request, for all three APIs, in one place: which field names each API uses,
-// their types and ranges, defaults from the model's generation_config, and the checks that need
-// the prompt (context length, token ids in the vocabulary).
+// The server's side of JSON -> engine request: the generation fields of all three APIs are read by
+// engine/request_fields (one table shared with `kite generate --requests`); what is left here is
+// the prompt forms of /v1/completions.
 #pragma once
 
 #include <cstdint>
@@ -10,47 +10,16 @@
 #include <nlohmann/json.hpp>
 
 #include "core/status.h"
-#include "engine/request.h"
-#include "model/model_config.h"
+#include "engine/request_fields.h"
 
 namespace kite::server {
 
-enum class ApiKind { kCompletions, kChat, kNative };
-
-// What the API layer needs besides the engine request.
-struct ApiOptions {
-    bool stream = false;
-    bool include_usage = false;       // OpenAI stream_options.include_usage
-    bool echo = false;                // completions
-    int logprobs = -1;                // completions: N; chat: top_logprobs (>= 0 when logprobs is true)
-    bool max_tokens_given = false;
-    bool return_incremental = false;  // native
-    bool return_input_ids = false;
-    bool return_output_ids = false;
-    int64_t timeout_ms = 0;           // native; 0: none
-};
-
-struct ParsedGeneration {
-    GenerationRequest request;  // everything but id and prompt_ids
-    ApiOptions api;
-    // Native stop_words_list entries longer than one token; the caller turns them into stop strings
-    // (single-token entries are already in request.stop_token_ids).
-    std::vector<std::vector<int32_t>> stop_id_sequences;
-};
-
-struct ModelLimits {
-    int64_t vocab_size = 0;
-    int max_model_len = 0;
-    GenerationDefaults defaults;
-};
-
-Result<ParsedGeneration> parse_generation(const nlohmann::json& body, ApiKind kind, const ModelLimits& limits);
-
-// Checks a tokenized prompt against the model (ids in the vocabulary, context length) and fills
-// in max_new_tokens when the client gave none: what is left of the context (capped for
-// completions at OpenAI's default of 16).
-Status finalize_request(ParsedGeneration& parsed, ApiKind kind, const ModelLimits& limits,
-                        std::vector<int32_t> prompt_ids);
+using kite::ApiKind;
+using kite::ApiOptions;
+using kite::finalize_request;
+using kite::ModelLimits;
+using kite::parse_generation;
+using kite::ParsedGeneration;
 
 // Prompts of /v1/completions: a string, a list of strings, a list of ids or a list of id lists.
 // Each entry is either text (ids empty) or ids.

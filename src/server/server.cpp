@@ -10,8 +10,7 @@
 #include <malloc.h>
 #include <sys/resource.h>
 
-#include "model/gguf_tokenizer.h"
-#include "model/model.h"
+#include "engine/model_session.h"
 #include "server/errors.h"
 #include "server/handlers.h"
 #include "server/router.h"
@@ -50,19 +49,15 @@ void raise_fd_limit(HttpServerOptions& http) {
 }
 
 Status load_everything(const ServeOptions& o, ServerState& st) {
-    KITE_ASSIGN_OR_RETURN(std::unique_ptr<Model> model, load_model(o.model_path, o.load));
-    const std::string tok_path = o.tokenizer_path.empty() ? o.model_path : o.tokenizer_path;
-    KITE_ASSIGN_OR_RETURN(std::shared_ptr<Tokenizer> tok, load_model_tokenizer(tok_path));
-    const ModelConfig cfg = model->config();
+    KITE_ASSIGN_OR_RETURN(ModelSession session, open_model_session(o.model_path, o.tokenizer_path, o.load));
+    if (!session.tokenizer) return failed_precondition(session.tokenizer_error);
+    const ModelConfig& cfg = session.model->config();
     if (!o.model_type.empty() && o.model_type != cfg.model_type)
         return invalid_argument("--model-type '" + o.model_type + "' does not match the checkpoint's model_type '" +
                                 cfg.model_type + "'");
-    std::shared_ptr<Model> shared_model(std::move(model));
-    KITE_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::create(shared_model, tok, o.engine));
-    st.limits.vocab_size = cfg.vocab_size;
-    st.limits.max_model_len = engine->max_model_len();
-    st.limits.defaults = load_generation_defaults(o.model_path);
-    st.tokenizer = tok;
+    KITE_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::create(session.model, session.tokenizer, o.engine));
+    st.limits = session.limits(engine->max_model_len());
+    st.tokenizer = session.tokenizer;
     st.engine = std::shared_ptr<Engine>(std::move(engine));
     return Status::ok();
 }

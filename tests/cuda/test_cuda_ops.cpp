@@ -1,6 +1,6 @@
 // Each CUDA op against the CPU reference kernel through the same ops:: entry points, on awkward
-// shapes (1 token, 7 rows, widths 769 / 5125, ragged batches, GQA, sliding window, contexts longer
-// than one key tile). Every test skips with the reason when no GPU answers (or CUDA is not built).
+// shapes (1 token, 7 rows, widths 769 / 5125, ragged batches, GQA, sliding window, soft-capping,
+// ALiBi, value heads unlike key heads, contexts longer than one key tile). Every test skips with the reason when no GPU answers (or CUDA is not built).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -173,6 +173,82 @@ TEST_F(CudaOps, RopeMatchesCpuFullAndPartialRotation) {
     }
 }
 
+TEST_F(CudaOps, RopeInterleavedMatchesCpu) {
+    for (int rot_dim : {64, 32, 16}) {
+        const int64_t T = 7, heads = 3, D = 64;
+        Tensor x = random_cpu({T, heads, D}, 30), cos = random_cpu({T, rot_dim / 2}, 31), sin = random_cpu({T, rot_dim / 2}, 32);
+        Tensor xd = gpu(x);
+        ASSERT_TRUE(ops::rope(x, cos, sin, rot_dim, ops::RopeLayout::kInterleaved).is_ok());
+        ASSERT_TRUE(ops::rope(xd, gpu(cos), gpu(sin), rot_dim, ops::RopeLayout::kInterleaved).is_ok());
+        expect_close(x, xd, 1e-6f, 1e-5f, "interleaved rope rot_dim=" + std::to_string(rot_dim));
+    }
+}
+
+TEST_F(CudaOps, LayerNormAndFusedAddMatchCpu) {
+    for (int64_t rows : {1, 7}) {
+        for (int64_t n : {769, 5125, 64}) {
+            Tensor x = random_cpu({rows, n}, 33, 9.0f, 11.0f), w = random_cpu({n}, 34), b = random_cpu({n}, 35);
+            Tensor r = random_cpu({rows, n}, 36);
+            for (bool with_bias : {false, true}) {
+                Tensor bd = gpu(b);
+                Tensor ref = Tensor::zeros(DType::kF32, {rows, n});
+                ASSERT_TRUE(ops::layer_norm(x, w, with_bias ? &b : nullptr, 1e-5f, ref).is_ok());
+                Tensor xd = gpu(x);
+                ASSERT_TRUE(ops::layer_norm(xd, gpu(w), with_bias ? &bd : nullptr, 1e-5f, xd).is_ok());  // in place
+                expect_close(ref, xd, 1e-5f, 1e-5f, "layer_norm n=" + std::to_string(n));
+            }
+            Tensor rd = gpu(r), bd = gpu(b), outd = Tensor::zeros(DType::kF32, {rows, n}, Device::kCuda);
+            Tensor ref = Tensor::zeros(DType::kF32, {rows, n});
+            ASSERT_TRUE(ops::add_layer_norm(r, x, w, &b, 1e-5f, ref).is_ok());
+            ASSERT_TRUE(ops::add_layer_norm(rd, gpu(x), gpu(w), &bd, 1e-5f, outd).is_ok());
+            expect_close(r, rd, 0.0f, 0.0f, "add_layer_norm residual");
+            expect_close(ref, outd, 1e-5f, 1e-5f, "add_layer_norm out");
+        }
+    }
+}
+
+TEST_F(CudaOps, GemmaRmsNormOffsetMatchesCpu) {
+    Tensor x = random_cpu({7, 769}, 37, -3.0f, 3.0f), w = random_cpu({769}, 38, -0.5f, 0.5f), r = random_cpu({7, 769}, 39);
+    Tensor ref = Tensor::zeros(DType::kF32, {7, 769}), out = Tensor::zeros(DType::kF32, {7, 769}, Device::kCuda);
+    ASSERT_TRUE(ops::rms_norm(x, w, 1e-6f, ref, 1.0f).is_ok());
+    ASSERT_TRUE(ops::rms_norm(gpu(x), gpu(w), 1e-6f, out, 1.0f).is_ok());
+    expect_close(ref, out, 1e-5f, 1e-5f, "rms_norm (1 + w)");
+    Tensor rd = gpu(r);
+    ASSERT_TRUE(ops::add_rms_norm(r, x, w, 1e-6f, ref, 1.0f).is_ok());
+    ASSERT_TRUE(ops::add_rms_norm(rd, gpu(x), gpu(w), 1e-6f, out, 1.0f).is_ok());
+    expect_close(r, rd, 0.0f, 0.0f, "add_rms_norm (1 + w) residual");
+    expect_close(ref, out, 1e-5f, 1e-5f, "add_rms_norm (1 + w) out");
+}
+
+TEST_F(CudaOps, ActivationsGatedAndInPlaceMatchCpu) {
+    using ops::Activation;
+    for (Activation a : {Activation::kSilu, Activation::kGelu, Activation::kGeluTanh, Activation::kQuickGelu,
+                         Activation::kRelu, Activation::kRelu2}) {
+        const std::string name = ops::activation_name(a);
+        Tensor gu = random_cpu({7, 2 * 769}, 40, -6.0f, 6.0f);
+        Tensor ref = Tensor::zeros(DType::kF32, {7, 769}), out = Tensor::zeros(DType::kF32, {7, 769}, Device::kCuda);
+        ASSERT_TRUE(ops::act_mul(gu, a, ref).is_ok());
+        ASSERT_TRUE(ops::act_mul(gpu(gu), a, out).is_ok());
+        expect_close(ref, out, 1e-6f, 1e-5f, name + "_mul");
+        Tensor x = random_cpu({5, 1025}, 41, -8.0f, 8.0f);
+        Tensor xd = gpu(x);
+        ASSERT_TRUE(ops::activation(x, a).is_ok());
+        ASSERT_TRUE(ops::activation(xd, a).is_ok());
+        expect_close(x, xd, 1e-6f, 1e-5f, name);
+    }
+}
+
+TEST_F(CudaOps, ScaleAndSoftCapMatchCpu) {
+    Tensor x = random_cpu({3, 5125}, 42, -100.0f, 100.0f);
+    Tensor xs = gpu(x), xc = gpu(x), c = random_cpu({3, 5125}, 42, -100.0f, 100.0f);  // a second copy of x
+    ASSERT_TRUE(ops::scale_inplace(x, 48.0f).is_ok());
+    ASSERT_TRUE(ops::scale_inplace(xs, 48.0f).is_ok());
+    expect_close(x, xs, 0.0f, 0.0f, "scale");
+    ASSERT_TRUE(ops::soft_cap(c, 30.0f).is_ok());
+    ASSERT_TRUE(ops::soft_cap(xc, 30.0f).is_ok());
+    expect_close(c, xc, 1e-5f, 1e-5f, "soft_cap");
+}
+
 TEST_F(CudaOps, WriteKvPutsRowsAtTheirSlots) {
     const int64_t blocks = 8, bs = 4, kvh = 2, D = 16, T = 5;
     Tensor k = random_cpu({T, kvh, D}, 17), v = random_cpu({T, kvh, D}, 18);
@@ -216,21 +292,57 @@ TEST_P(CudaAttention, PagedAttentionMatchesCpuOnRaggedGqaBatches) {
     Tensor q = random_cpu({T, heads, D}, 22, -2.0f, 2.0f);
     Tensor kp = random_cpu({num_blocks, bs, kv_heads, D}, 23, -2.0f, 2.0f), vp = random_cpu({num_blocks, bs, kv_heads, D}, 24);
     Tensor qd = gpu(q), kpd = gpu(kp), vpd = gpu(vp);
+    const std::vector<float> slopes = ops::alibi_slopes(heads);
+    struct Mods { float softcap; bool alibi, falcon; };
     for (int window : {0, 5, 200}) {
-        ops::AttentionParams p;
-        p.scale = 1.0f / std::sqrt(float(D));
-        p.sliding_window = window;
-        Tensor ref = Tensor::zeros(DType::kF32, {T, heads, D}), out = Tensor::zeros(DType::kF32, {T, heads, D}, Device::kCuda);
-        ASSERT_TRUE(ops::paged_attention(q, kp, vp, query_start, context_lens, tables, p, ref).is_ok());
-        const Status st = ops::paged_attention(qd, kpd, vpd, query_start, context_lens, tables, p, out);
-        ASSERT_TRUE(st.is_ok()) << st.message();
-        expect_close(ref, out, 2e-5f, 1e-4f,
-                     "paged_attention D=" + std::to_string(D) + " window=" + std::to_string(window));
+        for (Mods m : {Mods{0.0f, false, false}, Mods{4.0f, false, false}, Mods{0.0f, true, false},
+                       Mods{3.0f, true, false}, Mods{0.0f, true, true}}) {
+            ops::AttentionParams p;
+            p.scale = 1.0f / std::sqrt(float(D));
+            p.sliding_window = window;
+            p.logit_softcap = m.softcap;
+            if (m.alibi) p.alibi_slopes = slopes;
+            p.alibi_falcon_bf16 = m.falcon;
+            Tensor ref = Tensor::zeros(DType::kF32, {T, heads, D}), out = Tensor::zeros(DType::kF32, {T, heads, D}, Device::kCuda);
+            ASSERT_TRUE(ops::paged_attention(q, kp, vp, query_start, context_lens, tables, p, ref).is_ok());
+            const Status st = ops::paged_attention(qd, kpd, vpd, query_start, context_lens, tables, p, out);
+            ASSERT_TRUE(st.is_ok()) << st.message();
+            expect_close(ref, out, 2e-5f, 1e-4f,
+                         "paged_attention D=" + std::to_string(D) + " window=" + std::to_string(window) +
+                             " softcap=" + std::to_string(m.softcap) + " alibi=" + std::to_string(m.alibi) +
+                             " falcon=" + std::to_string(m.falcon));
+        }
     }
 }
 
 INSTANTIATE_TEST_SUITE_P(HeadDims, CudaAttention,
                          ::testing::Combine(::testing::Values(64, 80, 128), ::testing::Bool()));
+
+// Value heads narrower than key heads (MLA-like), through the generic kernel; plus write_kv into
+// pools of the two widths.
+TEST_F(CudaOps, PagedAttentionWithValueHeadDimUnlikeKeys) {
+    const int64_t heads = 4, kv_heads = 1, D = 64, Dv = 48, bs = 4, num_blocks = 40;
+    const std::vector<int32_t> query_start = {0, 1, 20}, context_lens = {70, 19};
+    std::vector<std::vector<int32_t>> tables(2);
+    for (int32_t b = 0; b < 18; ++b) tables[0].push_back(39 - b);
+    for (int32_t b = 0; b < 5; ++b) tables[1].push_back(b);
+    Tensor q = random_cpu({20, heads, D}, 43, -2.0f, 2.0f);
+    Tensor kp = random_cpu({num_blocks, bs, kv_heads, D}, 44, -2.0f, 2.0f), vp = random_cpu({num_blocks, bs, kv_heads, Dv}, 45);
+    Tensor kpd = gpu(kp), vpd = gpu(vp);
+    Tensor k = random_cpu({3, kv_heads, D}, 46), v = random_cpu({3, kv_heads, Dv}, 47);
+    const std::vector<int64_t> slots = {0, 77, 158};
+    ASSERT_TRUE(ops::write_kv(k, v, slots, kp, vp).is_ok());
+    ASSERT_TRUE(ops::write_kv(gpu(k), gpu(v), slots, kpd, vpd).is_ok());
+    expect_close(kp, kpd, 0.0f, 0.0f, "write_kv keys");
+    expect_close(vp, vpd, 0.0f, 0.0f, "write_kv narrow values");
+    ops::AttentionParams p;
+    p.scale = 0.125f;
+    Tensor ref = Tensor::zeros(DType::kF32, {20, heads, Dv}), out = Tensor::zeros(DType::kF32, {20, heads, Dv}, Device::kCuda);
+    ASSERT_TRUE(ops::paged_attention(q, kp, vp, query_start, context_lens, tables, p, ref).is_ok());
+    const Status st = ops::paged_attention(gpu(q), kpd, vpd, query_start, context_lens, tables, p, out);
+    ASSERT_TRUE(st.is_ok()) << st.message();
+    expect_close(ref, out, 2e-5f, 1e-4f, "paged_attention Dv=48");
+}
 
 TEST_F(CudaOps, MixedDevicesAreRejectedWithAMessage) {
     Tensor x = random_cpu({2, 8}, 25), w = random_cpu({8}, 26);

@@ -107,6 +107,25 @@ TEST(OpsElementwise, RopeRotatesPairsOfHalves) {
     EXPECT_FALSE(rope(xt, tensor_of(c, {T, rot / 2}), tensor_of(s, {T, rot / 2}), 7).is_ok());
 }
 
+TEST(OpsElementwise, RopeInterleavedRotatesAdjacentPairs) {
+    const int64_t T = 3, heads = 2, D = 12;
+    const int rot = 8;  // GLM-style partial rotary: pairs (0,1) .. (6,7) rotate, dims 8..11 untouched
+    const auto x = random_floats(T * heads * D, 17), c = random_floats(T * rot / 2, 18), s = random_floats(T * rot / 2, 19);
+    Tensor xt = tensor_of(x, {T, heads, D});
+    ASSERT_TRUE(rope(xt, tensor_of(c, {T, rot / 2}), tensor_of(s, {T, rot / 2}), rot, RopeLayout::kInterleaved).is_ok());
+    const auto got = values_of(xt);
+    for (int64_t t = 0; t < T; ++t)
+        for (int64_t h = 0; h < heads; ++h) {
+            const int64_t b = (t * heads + h) * D;
+            for (int i = 0; i < rot / 2; ++i) {
+                const double ci = c[t * rot / 2 + i], si = s[t * rot / 2 + i], a = x[b + 2 * i], z = x[b + 2 * i + 1];
+                EXPECT_NEAR(got[b + 2 * i], a * ci - z * si, 1e-6);
+                EXPECT_NEAR(got[b + 2 * i + 1], z * ci + a * si, 1e-6);
+            }
+            for (int64_t i = rot; i < D; ++i) EXPECT_EQ(got[b + i], x[b + i]);
+        }
+}
+
 TEST(OpsElementwise, EmbeddingGathersRowsAndRejectsBadIds) {
     const int64_t V = 11, H = 13;
     const auto table = random_floats(V * H, 12);
@@ -134,6 +153,14 @@ TEST(OpsElementwise, WriteKvPlacesRowsAtSlotsAndAddInplaceAdds) {
     }
     const std::vector<int64_t> outside = {0, 1, 12};
     EXPECT_FALSE(write_kv(tensor_of(k, {T, kvh, D}), tensor_of(v, {T, kvh, D}), outside, kp, vp).is_ok());
+
+    // Values narrower than keys (MLA-style pools): each pool gets its own row width.
+    Tensor vp_narrow = Tensor::zeros(DType::kF32, {blocks, bs, kvh, 3});
+    const auto vn = random_floats(T * kvh * 3, 20);
+    ASSERT_TRUE(write_kv(tensor_of(k, {T, kvh, D}), tensor_of(vn, {T, kvh, 3}), slots, kp, vp_narrow).is_ok());
+    for (int64_t t = 0; t < T; ++t)
+        EXPECT_EQ(0, std::memcmp(vp_narrow.data<float>() + slots[t] * kvh * 3, vn.data() + t * kvh * 3, kvh * 3 * sizeof(float)));
+    EXPECT_FALSE(write_kv(tensor_of(k, {T, kvh, D}), tensor_of(v, {T, kvh, D}), slots, kp, vp_narrow).is_ok());
 
     const auto a = random_floats(769, 15), b = random_floats(769, 16);
     Tensor at = tensor_of(a, {769});

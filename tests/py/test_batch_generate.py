@@ -120,7 +120,7 @@ def test_prefix_cache_is_reported(tmp_path):
 @pytest.mark.parametrize("line,needle", [
     ('{"id": "x", "prompt": 5}', '"prompt" must be a string'),
     ('{"id": "x"}', 'exactly one of "prompt" and "prompt_ids"'),
-    ('{"id": "x", "prompt_ids": [1, 2], "max_new_tokens": "ten"}', '"max_new_tokens" must be an integer'),
+    ('{"id": "x", "prompt_ids": [1, 2], "max_new_tokens": "ten"}', 'max_new_tokens: expected an integer'),
     ('{not json', "not valid JSON"),
     ('{"id": "x", "prompt_ids": [1, 99999]}', "outside the vocabulary"),
     ('{"id": "x", "prompt_ids": [1, 2], "temperature": -1}', "temperature"),

@@ -1,7 +1,8 @@
 // Paged causal attention on the CPU. Each (query token, head) is computed on its own: scores over
 // its visible keys read through the block table (an 8-lane FMA dot product in a fixed order), a
 // softmax with a vectorised exp, then the probability-weighted sum of values in key order (8 dims
-// per vector lane). Nothing depends on how tokens were batched or chunked, or on the thread count.
+// per vector lane). Soft-capping and ALiBi (ops/attention_math.h) adjust each score before the
+// softmax. Nothing depends on how tokens were batched or chunked, or on the thread count.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -9,6 +10,8 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "ops/attention_math.h"
+#include "ops/cpu/avx_math.h"
 #include "ops/cpu/kernels.h"
 
 namespace kite::ops::cpu {
@@ -17,10 +20,6 @@ namespace {
 
 // Multiply-adds below which a chunk of (token, head) items is not worth a thread hand-off.
 constexpr int64_t kMinMacsPerChunk = 64 * 1024;
-
-inline __m256i lane_mask(int64_t n) {  // first n (<= 8) lanes on
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
 
 inline float hsum(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -37,28 +36,6 @@ inline float dot(const float* a, const float* b, int64_t n, __m256i tail) {
     for (; d + 8 <= n; d += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + d), _mm256_loadu_ps(b + d), acc);
     if (d < n) acc = _mm256_fmadd_ps(_mm256_maskload_ps(a + d, tail), _mm256_maskload_ps(b + d, tail), acc);
     return hsum(acc);
-}
-
-// e^x for x <= 0 (softmax arguments), 8 lanes: x = n ln2 + r, e^r by a degree-6 Taylor-like
-// polynomial on |r| <= ln2/2, then scaled by 2^n. Within 2 ulp of expf; below -87 it gives 0.
-inline __m256 exp_neg(__m256 x) {
-    const __m256 lo = _mm256_set1_ps(-87.0f);
-    const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
-    x = _mm256_max_ps(x, lo);
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);  // ln2 split in two for exactness
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
-    y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
-    y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-    return _mm256_andnot_ps(under, y);
 }
 
 // o[d .. d + 8V) = inv * sum_j p[j] * v_j[d .. d + 8V), j = 0 .. n-1 in order.
@@ -107,41 +84,68 @@ inline float hmax(__m256 v) {
 }
 
 struct Geometry {
-    int64_t heads, group, head_dim, block_size, slot_stride;
+    int64_t heads, group, head_dim, v_head_dim, block_size, k_stride, v_stride;  // strides: floats per slot
 };
 
 // One (token, head): keys [first, pos] of a sequence whose block table is `table`. Every
-// reduction below runs in an order fixed by (first, pos, head_dim) alone.
+// reduction below runs in an order fixed by (first, pos, head_dim, v_head_dim) alone.
 void attend_one(const float* qv, const float* k_pool, const float* v_pool, const Geometry& g, int64_t kvh,
-                const int32_t* table, int64_t first, int64_t pos, float scale, std::vector<float>& scores,
-                std::vector<const float*>& vrows, float* o) {
-    const int64_t D = g.head_dim, n = pos - first + 1;
+                const int32_t* table, int64_t first, int64_t pos, const ScoreMods& mods,
+                std::vector<float>& scores, std::vector<const float*>& krows, std::vector<const float*>& vrows,
+                float* o) {
+    const int64_t D = g.head_dim, Dv = g.v_head_dim, n = pos - first + 1;
     const __m256i tail = lane_mask(D & 7);
     scores.resize(n + 8);
+    krows.resize(n + 8);
     vrows.resize(n);
-    // Row offsets of the visible keys, walking the block table block by block.
+    // Row addresses of the visible keys and values, walking the block table block by block.
     for (int64_t j = first; j <= pos;) {
         const int64_t in_block = j % g.block_size;
         const int64_t stop = std::min(pos + 1, j - in_block + g.block_size);
         const int64_t base = int64_t(table[j / g.block_size]) * g.block_size - (j - in_block);
-        for (; j < stop; ++j) vrows[j - first] = v_pool + (base + j) * g.slot_stride + kvh * D;
+        for (; j < stop; ++j) {
+            krows[j - first] = k_pool + (base + j) * g.k_stride + kvh * D;
+            vrows[j - first] = v_pool + (base + j) * g.v_stride + kvh * Dv;
+        }
     }
     // Scores: 8 keys at a time where possible (same bits as one key at a time, see dot8).
+    const float scale = mods.qk_scale;
     const __m256 vscale = _mm256_set1_ps(scale);
     __m256 vmax = _mm256_set1_ps(-INFINITY);
     int64_t j = 0;
     for (; j + 8 <= n; j += 8) {
-        const float* k[8];
-        for (int u = 0; u < 8; ++u) k[u] = k_pool + (vrows[j + u] - v_pool);
-        const __m256 s = _mm256_mul_ps(dot8(qv, k, D, tail), vscale);
+        const __m256 s = _mm256_mul_ps(dot8(qv, krows.data() + j, D, tail), vscale);
         _mm256_storeu_ps(scores.data() + j, s);
         vmax = _mm256_max_ps(vmax, s);
     }
     float mx = hmax(vmax);
     for (; j < n; ++j) {
-        const float s = dot(qv, k_pool + (vrows[j] - v_pool), D, tail) * scale;
+        const float s = dot(qv, krows[j], D, tail) * scale;
         scores[j] = s;
         mx = std::max(mx, s);
+    }
+    if (mods.falcon) {  // Falcon's ALiBi (bf16 rounding): the scalar form, then the max again
+        mx = -INFINITY;
+        for (int64_t j = 0; j < n; ++j) {
+            scores[j] = modify_score(scores[j], mods, first + j, pos);
+            mx = std::max(mx, scores[j]);
+        }
+    } else if (mods.any()) {  // soft-cap, then ALiBi's slope * (key - query), 8 scores at a time
+        const __m256 vcap = _mm256_set1_ps(mods.softcap), vslope = _mm256_set1_ps(mods.slope);
+        const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        __m256 vmx = _mm256_set1_ps(-INFINITY);
+        for (int64_t j = 0; j < n; j += 8) {
+            __m256 s = _mm256_loadu_ps(scores.data() + j);
+            if (mods.softcap > 0.0f) s = soft_cap8(s, vcap);
+            if (mods.alibi) {
+                const __m256i rel = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(first + j - pos)), lanes);
+                s = _mm256_fmadd_ps(vslope, _mm256_cvtepi32_ps(rel), s);
+            }
+            _mm256_storeu_ps(scores.data() + j, s);
+            vmx = _mm256_max_ps(vmx, _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), s,
+                                                      _mm256_castsi256_ps(lane_mask(std::min<int64_t>(8, n - j)))));
+        }
+        mx = hmax(vmx);
     }
     // Probabilities 8 keys at a time; their sum in 8 lanes (key j in lane j % 8), then hsum.
     const __m256 vmx = _mm256_set1_ps(mx);
@@ -157,11 +161,11 @@ void attend_one(const float* qv, const float* k_pool, const float* v_pool, const
     // o[d] = sum_j p_j * v_j[d], one FMA chain per element in key order; 8 or 4 vectors of dims
     // at a time stay in registers (more chains in flight; an element's chain is the same either way).
     int64_t d = 0;
-    for (; d + 64 <= D; d += 64) weighted_sum<8>(scores.data(), vrows.data(), n, d, inv, o);
-    for (; d + 32 <= D; d += 32) weighted_sum<4>(scores.data(), vrows.data(), n, d, inv, o);
+    for (; d + 64 <= Dv; d += 64) weighted_sum<8>(scores.data(), vrows.data(), n, d, inv, o);
+    for (; d + 32 <= Dv; d += 32) weighted_sum<4>(scores.data(), vrows.data(), n, d, inv, o);
     // Narrow remainders (small heads): four accumulators by key phase j % 4 break the FMA chain.
-    for (; d < D; d += 8) {
-        const __m256i m = lane_mask(std::min<int64_t>(8, D - d));
+    for (; d < Dv; d += 8) {
+        const __m256i m = lane_mask(std::min<int64_t>(8, Dv - d));
         __m256 a[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
         int64_t j = 0;
         for (; j + 4 <= n; j += 4) {
@@ -178,12 +182,13 @@ void attend_one(const float* qv, const float* k_pool, const float* v_pool, const
 }  // namespace
 
 void paged_attention(const float* q, const float* k_pool, const float* v_pool, int64_t heads, int64_t kv_heads,
-                     int64_t head_dim, int64_t block_size, std::span<const int32_t> query_start,
+                     int64_t head_dim, int64_t v_head_dim, int64_t block_size, std::span<const int32_t> query_start,
                      std::span<const int32_t> context_lens, const std::vector<std::vector<int32_t>>& block_tables,
                      const AttentionParams& p, float* out) {
     const int64_t num_seqs = static_cast<int64_t>(context_lens.size());
     const int64_t T = query_start[num_seqs];
-    const Geometry g{heads, heads / kv_heads, head_dim, block_size, kv_heads * head_dim};
+    const Geometry g{heads,      heads / kv_heads,          head_dim, v_head_dim,
+                     block_size, kv_heads * head_dim, kv_heads * v_head_dim};
     // Row -> sequence lookup so work can be split over (token, head) pairs; total work for the grain.
     std::vector<int32_t> seq_of(T);
     int64_t macs = 0;
@@ -191,13 +196,13 @@ void paged_attention(const float* q, const float* k_pool, const float* v_pool, i
         for (int32_t t = query_start[s]; t < query_start[s + 1]; ++t) seq_of[t] = static_cast<int32_t>(s);
         macs += int64_t(query_start[s + 1] - query_start[s]) * context_lens[s];
     }
-    macs *= heads * head_dim * 2;
+    macs *= heads * (head_dim + v_head_dim);
     const int64_t items = T * heads;
     const int64_t grain = std::max<int64_t>(1, items * kMinMacsPerChunk / std::max<int64_t>(1, macs));
 
     parallel_for(items, grain, [&](int64_t begin, int64_t end) {
         std::vector<float> scores;
-        std::vector<const float*> vrows;
+        std::vector<const float*> krows, vrows;
         for (int64_t item = begin; item < end; ++item) {
             const int64_t t = item / heads, h = item % heads;
             const int32_t s = seq_of[t];
@@ -205,7 +210,7 @@ void paged_attention(const float* q, const float* k_pool, const float* v_pool, i
             const int64_t pos = context_lens[s] - n_new + (t - query_start[s]);
             const int64_t first = p.sliding_window > 0 ? std::max<int64_t>(0, pos - p.sliding_window + 1) : 0;
             attend_one(q + item * head_dim, k_pool, v_pool, g, h / g.group, block_tables[s].data(), first, pos,
-                       p.scale, scores, vrows, out + item * head_dim);
+                       score_mods(p, h), scores, krows, vrows, out + item * v_head_dim);
         }
     });
 }

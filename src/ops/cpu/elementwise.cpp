@@ -1,4 +1,4 @@
-// Per-token elementwise kernels: embedding gather, SwiGLU, rotary embedding, K/V slot writes.
+// Per-token kernels: embedding gather, rotary embedding, K/V slot writes.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -33,39 +33,31 @@ void embedding(const Tensor& table, std::span<const int32_t> ids, float* out) {
     }
 }
 
-void silu_mul(const float* gate_up, int64_t T, int64_t n, float* out) {
-    // Rows of fewer than ~32K elements are not worth a thread hand-off.
-    parallel_for(T, std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(1, n)), [&](int64_t b, int64_t e) {
-        for (int64_t t = b; t < e; ++t) {
-            const float* g = gate_up + t * 2 * n;
-            const float* u = g + n;
-            float* o = out + t * n;
-            for (int64_t i = 0; i < n; ++i) o[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-        }
-    });
-}
-
-void rope(float* x, int64_t T, int64_t heads, int64_t head_dim, const float* cos, const float* sin, int rot_dim) {
+void rope(float* x, int64_t T, int64_t heads, int64_t head_dim, const float* cos, const float* sin, int rot_dim,
+          RopeLayout layout) {
     const int half = rot_dim / 2;
+    // Pair i is (v[i], v[i + half]) or (v[2i], v[2i + 1]): first element at lo * i, partner `step` on.
+    const int lo = layout == RopeLayout::kHalves ? 1 : 2, step = layout == RopeLayout::kHalves ? half : 1;
     for (int64_t t = 0; t < T; ++t) {
         const float* c = cos + t * half;
         const float* s = sin + t * half;
         for (int64_t h = 0; h < heads; ++h) {
             float* v = x + (t * heads + h) * head_dim;
             for (int i = 0; i < half; ++i) {
-                const float a = v[i], b = v[i + half];
-                v[i] = a * c[i] - b * s[i];
-                v[i + half] = b * c[i] + a * s[i];
+                float* pa = v + lo * i;
+                const float a = pa[0], b = pa[step];
+                pa[0] = a * c[i] - b * s[i];
+                pa[step] = b * c[i] + a * s[i];
             }
         }
     }
 }
 
-void write_kv(const float* k, const float* v, int64_t T, int64_t row_elems, std::span<const int64_t> slots,
+void write_kv(const float* k, const float* v, int64_t T, int64_t k_row, int64_t v_row, std::span<const int64_t> slots,
               float* k_pool, float* v_pool) {
     for (int64_t t = 0; t < T; ++t) {
-        std::memcpy(k_pool + slots[t] * row_elems, k + t * row_elems, row_elems * sizeof(float));
-        std::memcpy(v_pool + slots[t] * row_elems, v + t * row_elems, row_elems * sizeof(float));
+        std::memcpy(k_pool + slots[t] * k_row, k + t * k_row, k_row * sizeof(float));
+        std::memcpy(v_pool + slots[t] * v_row, v + t * v_row, v_row * sizeof(float));
     }
 }
 

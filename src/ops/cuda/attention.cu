@@ -4,10 +4,14 @@
 // results merge at the end. When (tokens x heads) blocks would leave most SMs idle (decode), the
 // context is also split into partitions of kPartitionKeys, one block each, merged by a second
 // kernel (flash decoding). Other head dims take a generic kernel (one key per thread, tiles of 128
-// keys). Several heads of a GQA group per block come next (docs/cuda.md).
+// keys), as do value head dims unlike the key's (MLA). Logit soft-capping and ALiBi modify each
+// score where it is computed, as the CPU kernel does. Several heads of a GQA group per block come
+// next (docs/cuda.md).
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
+#include "ops/attention_math.h"
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/kernels.h"
 
@@ -18,24 +22,31 @@ namespace {
 constexpr int kThreads = 128;
 
 // meta (int32): tok_seq[T], tok_pos[T], seq_table_off[S], tables (all sequences' block ids).
+// The score options of head h: the call's options with this head's ALiBi slope (slopes is null
+// without ALiBi), as ops/attention_math.h's score_mods builds them on the host.
+__device__ inline ScoreMods head_mods(ScoreMods m, const float* slopes, int h) {
+    if (slopes != nullptr) m.slope = m.falcon ? round_bf16(slopes[h]) : slopes[h];
+    return m;
+}
+
 __global__ void paged_attention_kernel(const float* q, const float* k_pool, const float* v_pool, float* out,
                                        const int32_t* tok_seq, const int32_t* tok_pos, const int32_t* seq_table_off,
-                                       const int32_t* tables, int heads, int group, int D, int block_size,
-                                       int64_t slot_stride, float scale, int window) {
+                                       const int32_t* tables, int heads, int group, int D, int Dv, int block_size,
+                                       int64_t k_stride, int64_t v_stride, int window, ScoreMods base,
+                                       const float* slopes) {
     extern __shared__ float sm[];
     float* qs = sm;           // [D]
-    float* acc = qs + D;      // [D]
-    float* ps = acc + D;      // [blockDim.x] probabilities of the current tile
+    float* acc = qs + D;      // [Dv]
+    float* ps = acc + Dv;     // [blockDim.x] probabilities of the current tile
     float* red = ps + blockDim.x;  // [32]
     const int t = blockIdx.x, h = blockIdx.y;
     const int kvh = h / group;
     const int pos = tok_pos[t];
     const int32_t* table = tables + seq_table_off[tok_seq[t]];
     const float* qv = q + (int64_t(t) * heads + h) * D;
-    for (int d = threadIdx.x; d < D; d += blockDim.x) {
-        qs[d] = qv[d];
-        acc[d] = 0.0f;
-    }
+    const ScoreMods mods = head_mods(base, slopes, h);
+    for (int d = threadIdx.x; d < D; d += blockDim.x) qs[d] = qv[d];
+    for (int d = threadIdx.x; d < Dv; d += blockDim.x) acc[d] = 0.0f;
     __syncthreads();
     const int first = window > 0 ? max(0, pos - window + 1) : 0;
     float m = -INFINITY, l = 0.0f;  // running max and denominator, the same in every thread
@@ -43,11 +54,12 @@ __global__ void paged_attention_kernel(const float* q, const float* k_pool, cons
         const int j = j0 + threadIdx.x;
         float s = -INFINITY;
         if (j <= pos) {
-            const int64_t off = (int64_t(table[j / block_size]) * block_size + j % block_size) * slot_stride + int64_t(kvh) * D;
-            const float* kr = k_pool + off;
+            const int64_t slot = int64_t(table[j / block_size]) * block_size + j % block_size;
+            const float* kr = k_pool + slot * k_stride + int64_t(kvh) * D;
             float dot = 0.0f;
             for (int d = 0; d < D; ++d) dot += qs[d] * kr[d];
-            s = dot * scale;
+            s = dot * mods.qk_scale;
+            if (mods.any()) s = modify_score(s, mods, j, pos);
         }
         const float m_new = fmaxf(m, block_max(s, red));
         const float alpha = __expf(m - m_new);  // 0 on the first tile (m = -inf)
@@ -55,12 +67,12 @@ __global__ void paged_attention_kernel(const float* q, const float* k_pool, cons
         ps[threadIdx.x] = pj;
         l = l * alpha + block_sum(pj, red);  // block_sum's barriers also publish ps
         const int n = min(int(blockDim.x), pos - j0 + 1);
-        for (int d = threadIdx.x; d < D; d += blockDim.x) {
+        for (int d = threadIdx.x; d < Dv; d += blockDim.x) {
             float a = acc[d] * alpha;
             for (int jj = 0; jj < n; ++jj) {
                 const int key = j0 + jj;
                 const int64_t off =
-                    (int64_t(table[key / block_size]) * block_size + key % block_size) * slot_stride + int64_t(kvh) * D;
+                    (int64_t(table[key / block_size]) * block_size + key % block_size) * v_stride + int64_t(kvh) * Dv;
                 a += ps[jj] * v_pool[off + d];
             }
             acc[d] = a;
@@ -68,8 +80,8 @@ __global__ void paged_attention_kernel(const float* q, const float* k_pool, cons
         m = m_new;
         __syncthreads();  // ps is rewritten by the next tile
     }
-    float* o = out + (int64_t(t) * heads + h) * D;
-    for (int d = threadIdx.x; d < D; d += blockDim.x) o[d] = acc[d] / l;
+    float* o = out + (int64_t(t) * heads + h) * Dv;
+    for (int d = threadIdx.x; d < Dv; d += blockDim.x) o[d] = acc[d] / l;
 }
 
 constexpr int kWarps = 4;
@@ -84,7 +96,8 @@ template <int EPL>
 __global__ void paged_attention_warp_kernel(const float* q, const float* k_pool, const float* v_pool, float* out,
                                             float* part, const int32_t* tok_seq, const int32_t* tok_pos,
                                             const int32_t* seq_table_off, const int32_t* tables, int heads, int group,
-                                            int block_size, int64_t slot_stride, float scale, int window) {
+                                            int block_size, int64_t slot_stride, int window, ScoreMods base,
+                                            const float* slopes) {
     constexpr int D = EPL * 32;
     __shared__ float part_m[kWarps], part_l[kWarps];
     __shared__ float part_acc[kWarps][D];
@@ -94,10 +107,11 @@ __global__ void paged_attention_warp_kernel(const float* q, const float* k_pool,
     const int pos = tok_pos[t];
     const int32_t* table = tables + seq_table_off[tok_seq[t]];
     const float* qv = q + (int64_t(t) * heads + h) * D;
+    const ScoreMods mods = head_mods(base, slopes, h);
     float qr[EPL], acc[EPL];
 #pragma unroll
     for (int i = 0; i < EPL; ++i) {
-        qr[i] = qv[lane + 32 * i] * scale;
+        qr[i] = qv[lane + 32 * i] * mods.qk_scale;
         acc[i] = 0.0f;
     }
     const int first = window > 0 ? max(0, pos - window + 1) : 0;
@@ -111,7 +125,8 @@ __global__ void paged_attention_warp_kernel(const float* q, const float* k_pool,
         float dot = 0.0f;
 #pragma unroll
         for (int i = 0; i < EPL; ++i) dot += qr[i] * kr[lane + 32 * i];
-        const float s = warp_sum(dot);
+        float s = warp_sum(dot);
+        if (mods.any()) s = modify_score(s, mods, j, pos);
         const float m_new = fmaxf(m, s);
         const float alpha = __expf(m - m_new);
         const float p = expf(s - m_new);
@@ -175,7 +190,7 @@ __global__ void merge_partitions_kernel(const float* part, float* out, int heads
 }  // namespace
 
 Status paged_attention(const float* q, const float* k_pool, const float* v_pool, int64_t heads, int64_t kv_heads,
-                       int64_t head_dim, int64_t block_size, std::span<const int32_t> query_start,
+                       int64_t head_dim, int64_t v_head_dim, int64_t block_size, std::span<const int32_t> query_start,
                        std::span<const int32_t> context_lens, const std::vector<std::vector<int32_t>>& block_tables,
                        const AttentionParams& p, float* out) {
     const size_t S = context_lens.size();
@@ -197,14 +212,20 @@ Status paged_attention(const float* q, const float* k_pool, const float* v_pool,
         off += static_cast<int32_t>(block_tables[s].size());
     }
     for (size_t s = 0; s < S; ++s) meta.insert(meta.end(), block_tables[s].begin(), block_tables[s].end());
+    // ALiBi slopes ride along as f32 bits after the tables.
+    const size_t slopes_at = meta.size();
+    meta.resize(slopes_at + p.alibi_slopes.size());
+    if (!p.alibi_slopes.empty()) std::memcpy(meta.data() + slopes_at, p.alibi_slopes.data(), p.alibi_slopes.size_bytes());
     void* dev = nullptr;
     KITE_RETURN_IF_ERROR(upload(kScratchAttention, meta.data(), meta.size() * sizeof(int32_t), &dev));
     const auto* d = static_cast<const int32_t*>(dev);
-    const int D = static_cast<int>(head_dim);
+    const ScoreMods mods = score_mods(p, 0);  // head 0's slope; each block takes its own from `slopes`
+    const float* slopes = p.alibi_slopes.empty() ? nullptr : reinterpret_cast<const float*>(d + slopes_at);
+    const int D = static_cast<int>(head_dim), Dv = static_cast<int>(v_head_dim);
     const dim3 grid(static_cast<unsigned>(T), static_cast<unsigned>(heads));
     const int group = static_cast<int>(heads / kv_heads);
     const int64_t stride = kv_heads * head_dim;
-    if (D == 32 || D == 64 || D == 96 || D == 128 || D == 256) {
+    if (D == Dv && (D == 32 || D == 64 || D == 96 || D == 128 || D == 256)) {
         // Partitions: enough to cover the longest visible context, when the grid is small.
         int64_t max_visible = 0;
         for (size_t s = 0; s < S; ++s)
@@ -219,8 +240,8 @@ Status paged_attention(const float* q, const float* k_pool, const float* v_pool,
 #define KITE_WARP_ATTENTION(EPL)                                                                                    \
     paged_attention_warp_kernel<EPL><<<wgrid, kWarps * 32>>>(q, k_pool, v_pool, out, static_cast<float*>(part), d,  \
                                                              d + T, d + 2 * T, d, static_cast<int>(heads), group,    \
-                                                             static_cast<int>(block_size), stride, p.scale,          \
-                                                             p.sliding_window)
+                                                             static_cast<int>(block_size), stride,                   \
+                                                             p.sliding_window, mods, slopes)
         switch (D) {
             case 32: KITE_WARP_ATTENTION(1); break;
             case 64: KITE_WARP_ATTENTION(2); break;
@@ -234,11 +255,13 @@ Status paged_attention(const float* q, const float* k_pool, const float* v_pool,
         merge_partitions_kernel<<<grid, D>>>(static_cast<const float*>(part), out, static_cast<int>(heads), D, P);
         return launch_status("paged_attention (merge)");
     }
-    const size_t smem = (size_t(2) * D + kThreads + 32) * sizeof(float);
-    if (smem > 48 * 1024) return unimplemented("paged_attention: head_dim " + std::to_string(D) + " is too large for the CUDA kernel");
+    const size_t smem = (size_t(D) + Dv + kThreads + 32) * sizeof(float);
+    if (smem > 48 * 1024)
+        return unimplemented("paged_attention: head dims " + std::to_string(D) + " / " + std::to_string(Dv) +
+                             " are too large for the CUDA kernel");
     paged_attention_kernel<<<grid, kThreads, smem>>>(q, k_pool, v_pool, out, d, d + T, d + 2 * T, d,
-                                                      static_cast<int>(heads), group, D, static_cast<int>(block_size),
-                                                      stride, p.scale, p.sliding_window);
+                                                      static_cast<int>(heads), group, D, Dv, static_cast<int>(block_size),
+                                                      stride, kv_heads * v_head_dim, p.sliding_window, mods, slopes);
     return launch_status("paged_attention");
 }
 

@@ -1,7 +1,8 @@
-// Per-token elementwise kernels on the GPU: embedding gather, SwiGLU, rotary embedding, K/V slot
-// writes and the residual add. Grid-stride loops with no reductions, so they match the CPU
-// reference to within expf's rounding (silu) or exactly (the rest).
+// Per-token kernels on the GPU: embedding gather, rotary embedding, K/V slot writes. Grid-stride
+// loops with no reductions, so they match the CPU reference exactly.
 #include <cuda_bf16.h>
+
+#include <algorithm>
 
 #include "ops/cuda/common.cuh"
 #include "ops/cuda/kernels.h"
@@ -30,38 +31,29 @@ __global__ void embedding_kernel(const T* table, const int32_t* ids, int64_t T_,
     }
 }
 
-__global__ void silu_mul_kernel(const float* gate_up, int64_t T, int64_t n, float* out) {
-    KITE_GRID_STRIDE(i, T * n) {
-        const int64_t t = i / n, c = i % n;
-        const float g = gate_up[t * 2 * n + c], u = gate_up[t * 2 * n + n + c];
-        out[i] = g / (1.0f + expf(-g)) * u;
-    }
-}
-
+// Pair j of a head is (v[j], v[j + half]) (halves) or (v[2j], v[2j + 1]) (interleaved).
 __global__ void rope_kernel(float* x, int64_t T, int64_t heads, int64_t head_dim, const float* cos, const float* sin,
-                            int half) {
+                            int half, bool interleaved) {
     KITE_GRID_STRIDE(i, T * heads * half) {
         const int64_t t = i / (heads * half), h = (i / half) % heads, j = i % half;
-        float* v = x + (t * heads + h) * head_dim;
+        float* v = x + (t * heads + h) * head_dim + (interleaved ? 2 * j : j);
+        const int64_t step = interleaved ? 1 : half;
         const float c = cos[t * half + j], s = sin[t * half + j];
-        const float a = v[j], b = v[j + half];
-        v[j] = a * c - b * s;
-        v[j + half] = b * c + a * s;
+        const float a = v[0], b = v[step];
+        v[0] = a * c - b * s;
+        v[step] = b * c + a * s;
     }
 }
 
-__global__ void write_kv_kernel(const float* k, const float* v, int64_t T, int64_t row, const int64_t* slots,
-                                float* k_pool, float* v_pool) {
+// Element i of the wider of the two rows: copies key element i and value element i where each exists.
+__global__ void write_kv_kernel(const float* k, const float* v, int64_t T, int64_t k_row, int64_t v_row,
+                                const int64_t* slots, float* k_pool, float* v_pool) {
+    const int64_t row = k_row > v_row ? k_row : v_row;
     KITE_GRID_STRIDE(i, T * row) {
         const int64_t t = i / row, c = i % row;
-        const int64_t dst = slots[t] * row + c;
-        k_pool[dst] = k[i];
-        v_pool[dst] = v[i];
+        if (c < k_row) k_pool[slots[t] * k_row + c] = k[t * k_row + c];
+        if (c < v_row) v_pool[slots[t] * v_row + c] = v[t * v_row + c];
     }
-}
-
-__global__ void add_kernel(float* x, const float* y, int64_t n) {
-    KITE_GRID_STRIDE(i, n) x[i] += y[i];
 }
 
 }  // namespace
@@ -83,33 +75,24 @@ Status embedding(const Tensor& table, std::span<const int32_t> ids, float* out) 
     return launch_status("embedding");
 }
 
-Status silu_mul(const float* gate_up, int64_t T, int64_t n, float* out) {
-    if (T * n == 0) return Status::ok();
-    silu_mul_kernel<<<grid_for(T * n, kThreads), kThreads>>>(gate_up, T, n, out);
-    return launch_status("silu_mul");
-}
-
-Status rope(float* x, int64_t T, int64_t heads, int64_t head_dim, const float* cos, const float* sin, int rot_dim) {
+Status rope(float* x, int64_t T, int64_t heads, int64_t head_dim, const float* cos, const float* sin, int rot_dim,
+            RopeLayout layout) {
     const int half = rot_dim / 2;
     if (T * heads * half == 0) return Status::ok();
-    rope_kernel<<<grid_for(T * heads * half, kThreads), kThreads>>>(x, T, heads, head_dim, cos, sin, half);
+    rope_kernel<<<grid_for(T * heads * half, kThreads), kThreads>>>(x, T, heads, head_dim, cos, sin, half,
+                                                                    layout == RopeLayout::kInterleaved);
     return launch_status("rope");
 }
 
-Status write_kv(const float* k, const float* v, int64_t T, int64_t row_elems, std::span<const int64_t> slots,
+Status write_kv(const float* k, const float* v, int64_t T, int64_t k_row, int64_t v_row, std::span<const int64_t> slots,
                 float* k_pool, float* v_pool) {
-    if (T * row_elems == 0) return Status::ok();
+    const int64_t row = std::max(k_row, v_row);
+    if (T * row == 0) return Status::ok();
     void* dev_slots = nullptr;
     KITE_RETURN_IF_ERROR(upload(kScratchSlots, slots.data(), slots.size_bytes(), &dev_slots));
-    write_kv_kernel<<<grid_for(T * row_elems, kThreads), kThreads>>>(k, v, T, row_elems,
-                                                                     static_cast<const int64_t*>(dev_slots), k_pool, v_pool);
+    write_kv_kernel<<<grid_for(T * row, kThreads), kThreads>>>(k, v, T, k_row, v_row,
+                                                               static_cast<const int64_t*>(dev_slots), k_pool, v_pool);
     return launch_status("write_kv");
-}
-
-Status add_inplace(float* x, const float* y, int64_t n) {
-    if (n == 0) return Status::ok();
-    add_kernel<<<grid_for(n, kThreads), kThreads>>>(x, y, n);
-    return launch_status("add");
 }
 
 }  // namespace kite::ops::cuda

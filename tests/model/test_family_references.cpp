@@ -1,0 +1,159 @@
+// Every family beyond Llama against transformers 5.23 (shared/families/<name>: tiny random-weight
+// checkpoints, f32 logits at every prompt position and 24 greedy ids for 4 prompts), and the
+// batch-invariance property for each: a sequence's logits are bit-identical alone or batched and
+// chunked with others.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+
+#include "io/safetensors.h"
+#include "model/model.h"
+#include "model_test_util.h"
+
+namespace kite {
+namespace {
+
+using testing::argmax;
+using testing::run_step;
+using testing::TestSequence;
+
+const std::string kFamilies = std::string(KITE_SHARED_DIR) + "/families/";
+
+std::vector<int32_t> ids_of(const Tensor& t) {
+    std::vector<int32_t> v;
+    for (int64_t i = 0; i < t.numel(); ++i) v.push_back(static_cast<int32_t>(t.data<int64_t>()[i]));
+    return v;
+}
+
+// Runs `model_path` over the reference prompts in `dir`/reference.safetensors: logits at every
+// position within 1e-4 of the largest reference logit, greedy ids exact.
+void check_against_reference(const std::string& dir, const std::string& model_path) {
+    const std::string name = dir.substr(dir.rfind('/') + 1);
+    auto model = load_model(model_path);
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    auto ref = SafetensorsFile::open(dir + "/reference.safetensors");
+    ASSERT_TRUE(ref.ok()) << ref.status().message();
+    double worst = 0;
+    for (int p = 0; (*ref)->has("prompt" + std::to_string(p) + ".ids"); ++p) {
+        const std::string key = "prompt" + std::to_string(p);
+        auto ids_t = (*ref)->get(key + ".ids");
+        auto logits_t = (*ref)->get(key + ".logits");
+        auto greedy_t = (*ref)->get(key + ".greedy");
+        ASSERT_TRUE(ids_t.ok() && logits_t.ok() && greedy_t.ok());
+        const std::vector<int32_t> ids = ids_of(*ids_t), greedy = ids_of(*greedy_t);
+        const int64_t V = logits_t->dim(1);
+        ASSERT_EQ(V, (*model)->config().vocab_size);
+
+        auto kv = KvCache::create((*model)->kv_shape(16, 8));
+        ASSERT_TRUE(kv.ok());
+        TestSequence seq;
+        int next_block = 0;
+        auto rows = run_step(**model, *kv, {&seq}, {ids}, /*all_rows=*/true, &next_block);
+        ASSERT_TRUE(rows.ok()) << rows.status().message();
+        for (size_t t = 0; t < ids.size(); ++t) {
+            // The bound is relative to the largest reference logit at this position.
+            const float* want = logits_t->data<float>() + t * V;
+            double largest = 0, diff = 0;
+            for (int64_t v = 0; v < V; ++v) {
+                largest = std::max<double>(largest, std::abs(want[v]));
+                diff = std::max<double>(diff, std::abs((*rows)[t][v] - want[v]));
+            }
+            EXPECT_LT(diff, 1e-4 * std::max(largest, 1.0)) << name << " prompt " << p << " position " << t;
+            worst = std::max(worst, diff / std::max(largest, 1.0));
+        }
+        std::vector<int32_t> got;
+        int32_t next = argmax(rows->back());
+        for (size_t i = 0; i < greedy.size(); ++i) {
+            got.push_back(next);
+            auto step = run_step(**model, *kv, {&seq}, {{next}}, false, &next_block);
+            ASSERT_TRUE(step.ok()) << step.status().message();
+            next = argmax((*step)[0]);
+        }
+        EXPECT_EQ(got, greedy) << name << " prompt " << p;
+    }
+    std::printf("%s: max |logit diff| / max |logit| = %.3g\n", model_path.c_str(), worst);
+}
+
+class Family : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Family, LogitsAndGreedyMatchTransformers) {
+    check_against_reference(kFamilies + GetParam(), kFamilies + GetParam());
+}
+
+// The same checkpoints as GGUF files, written by tests/py/test_gguf_families.py with the gguf
+// package (llama.cpp's tensor names and converter layouts) into KITE_GGUF_FAMILIES_DIR; that
+// script runs this test. Without the variable there is nothing to check.
+TEST_P(Family, GgufMatchesTransformers) {
+    const char* dir = std::getenv("KITE_GGUF_FAMILIES_DIR");
+    if (dir == nullptr) GTEST_SKIP() << "run through tests/py/test_gguf_families.py";
+    check_against_reference(kFamilies + GetParam(), std::string(dir) + "/" + GetParam() + ".gguf");
+}
+
+TEST_P(Family, RaggedBatchesAndChunksGiveIdenticalLogits) {
+    auto model = load_model(kFamilies + GetParam());
+    ASSERT_TRUE(model.ok()) << model.status().message();
+    const int vocab = static_cast<int>((*model)->config().vocab_size);
+    std::mt19937 gen(11);
+    std::uniform_int_distribution<int> tok(3, vocab - 1);
+    std::vector<std::vector<int32_t>> prompts;
+    for (int len : {1, 9, 23, 40}) {
+        std::vector<int32_t> p;
+        for (int i = 0; i < len; ++i) p.push_back(tok(gen));
+        prompts.push_back(p);
+    }
+    std::vector<std::vector<float>> alone;
+    for (const auto& p : prompts) {
+        auto kv = KvCache::create((*model)->kv_shape(16, 4));
+        TestSequence s;
+        int next = 0;
+        auto rows = run_step(**model, *kv, {&s}, {p}, false, &next);
+        ASSERT_TRUE(rows.ok()) << rows.status().message();
+        alone.push_back((*rows)[0]);
+    }
+    auto kv = KvCache::create((*model)->kv_shape(64, 4));
+    std::vector<TestSequence> seqs(prompts.size());
+    std::vector<std::vector<float>> last(prompts.size());
+    int next_block = 0;
+    for (size_t done = 0;; done += 5) {
+        std::vector<TestSequence*> batch;
+        std::vector<std::vector<int32_t>> chunks;
+        std::vector<size_t> which;
+        for (size_t i = 0; i < prompts.size(); ++i) {
+            if (done >= prompts[i].size()) continue;
+            const size_t end = std::min(prompts[i].size(), done + 5);
+            batch.push_back(&seqs[i]);
+            chunks.emplace_back(prompts[i].begin() + done, prompts[i].begin() + end);
+            which.push_back(i);
+        }
+        if (batch.empty()) break;
+        auto rows = run_step(**model, *kv, batch, chunks, false, &next_block);
+        ASSERT_TRUE(rows.ok()) << rows.status().message();
+        for (size_t b = 0; b < which.size(); ++b) last[which[b]] = (*rows)[b];
+    }
+    for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(last[i], alone[i]) << GetParam() << " prompt " << i;
+}
+
+INSTANTIATE_TEST_SUITE_P(Shared, Family,
+                         ::testing::Values("phi3", "gemma2", "gemma3", "glm4", "starcoder2", "phi", "gpt_neox",
+                                           "falcon", "gpt_bigcode", "bloom"));
+
+// Options the shared checkpoints leave at one value, each in a tiny checkpoint with transformers'
+// outputs (tests/data/families, made by tools/families/make_option_references.py).
+class FamilyOption : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(FamilyOption, LogitsAndGreedyMatchTransformers) {
+    const std::string dir = std::string(KITE_SOURCE_DIR) + "/tests/data/families/" + GetParam();
+    check_against_reference(dir, dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Options, FamilyOption,
+                         ::testing::Values("phi3_longrope", "falcon_new_arch", "falcon_new_arch_one_norm",
+                                           "falcon_sequential_mha", "falcon_alibi", "gpt_neox_sequential",
+                                           "gemma3_scaled_rope", "gemma2_no_caps", "starcoder2_no_bias",
+                                           "gpt_bigcode_mha", "bloom_residual_post_ln", "phi_qk_layernorm",
+                                           "glm4_no_bias"));
+
+}  // namespace
+}  // namespace kite
