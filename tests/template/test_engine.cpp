@@ -111,6 +111,10 @@ TEST(Limits, RepeatSizesAreCheckedForOverflow) {
     // Empty sequences times a huge count are empty at once (fuzz_template found this one looping).
     EXPECT_EQ(ok(render("[{{ '' * 4611686018427387904 }}]{{ (range(0) * 854775807) | length }}{{ ([] * 9223372036854775807) | length }}")),
               "[]00");
+    // A repeated list is charged a value per item: a million values from a two-item list is over 1 MB.
+    kite::RenderOptions m;
+    m.max_output_bytes = 1 << 20;
+    EXPECT_FALSE(render("{{ (['a', ''] * 462903) | length }}", {}, ojson::array(), m).ok());
 }
 
 #if defined(__SANITIZE_ADDRESS__)
