@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/engine_flags.h"
+#include "cli/serve_limits.h"
 #include "server/server.h"
 
 namespace kite::cli {
@@ -59,6 +60,7 @@ Result<server::ServeOptions> options_from(const Flags& f) {
     o.config.concurrency_limit = static_cast<int>(limit);
     o.config.access_log = !f.get_switch("no-access-log");
     KITE_ASSIGN_OR_RETURN(o.drain_timeout_s, f.get_int("drain-timeout-s", 600, 0, 86400));
+    KITE_RETURN_IF_ERROR(read_limit_flags(f, o));
 
     KITE_ASSIGN_OR_RETURN(o.engine, engine_config_from_flags(f));
     return o;
@@ -86,6 +88,7 @@ int cmd_serve(int argc, char** argv) {
     f.add("max-body-mb", "M", "largest request body in MiB; larger gets 413 (default 8)", "KITE_MAX_BODY_MB");
     f.add("drain-timeout-s", "S", "on SIGTERM, wait at most this long for requests in flight (default 600)",
           "KITE_DRAIN_TIMEOUT_S");
+    declare_limit_flags(f);
     f.add_switch("no-access-log", "do not print one line per request on stderr", "KITE_NO_ACCESS_LOG");
     declare_engine_flags(f);  // last: its --help section runs to the end
     auto parsed = f.parse(argc, argv);

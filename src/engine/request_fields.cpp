@@ -56,6 +56,11 @@ Status parse_logit_bias(const FieldValue& v, FieldContext& c) {
 
 Status parse_stop_words_list(const FieldValue& v, FieldContext& c) {
     if (!v.raw->is_array()) return invalid_argument("stop_words_list: expected a list of token-id lists, got " + type_name(*v.raw));
+    // Capped like `stop` / `stop_token_ids` (a client once sent 600,000 entries).
+    constexpr size_t kMaxEntries = 1024, kMaxStopStrings = 16;
+    if (v.raw->size() > kMaxEntries)
+        return invalid_argument("stop_words_list: at most " + std::to_string(kMaxEntries) + " entries, got " +
+                                std::to_string(v.raw->size()));
     for (const json& seq : *v.raw) {
         json holder = {{"stop_words_list", seq}};
         KITE_ASSIGN_OR_RETURN(auto ids, get_int_list(holder, "stop_words_list", 0, c.limits.vocab_size - 1, 64));
@@ -63,6 +68,12 @@ Status parse_stop_words_list(const FieldValue& v, FieldContext& c) {
         if (ids.size() == 1) req(c).stop_token_ids.push_back(ids[0]);
         else c.out.stop_id_sequences.push_back(std::move(ids));
     }
+    // Multi-token entries become stop strings: together with stop_words_str (read before this
+    // field), capped like `stop`.
+    if (req(c).stop.size() + c.out.stop_id_sequences.size() > kMaxStopStrings)
+        return invalid_argument("stop_words_list: at most " + std::to_string(kMaxStopStrings) +
+                                " multi-token entries and stop_words_str strings together, got " +
+                                std::to_string(req(c).stop.size() + c.out.stop_id_sequences.size()));
     return Status::ok();
 }
 

@@ -34,6 +34,17 @@ void Scheduler::sort_by_policy(std::vector<std::unique_ptr<Request>>& list) cons
     });
 }
 
+bool Scheduler::admits(int width, bool overtaking, int blocked_width) const {
+    if (!config_.fair_admission) return occupancy() + width <= config_.max_num_seqs;
+    Seats seats{config_.max_num_seqs, 0, 0};
+    const int reserve = fair_reserve(config_.max_num_seqs);
+    for (const auto& r : running_) {
+        seats.occupied += r->width();
+        if (r->width() <= reserve) seats.occupied_narrow += r->width();
+    }
+    return fair_admits(seats, width, overtaking, blocked_width);
+}
+
 int Scheduler::occupancy() const {
     int n = 0;
     for (const auto& r : running_) n += r->width();
@@ -247,9 +258,16 @@ ScheduledBatch Scheduler::schedule() {
     if (!preempted && config_.policy != SchedulingPolicy::kStatic &&
         may_admit(config_.policy, num_running(), num_swapped())) {
         sort_by_policy(waiting_);
-        while (!waiting_.empty() && budget > 0) {
-            Request& r = *waiting_.front();
-            if (!running_.empty() && occupancy() + r.width() > config_.max_num_seqs) break;
+        size_t k = 0;          // waiting_[k] is the candidate; those before it could not join
+        int blocked_width = 0;
+        while (k < waiting_.size() && budget > 0) {
+            Request& r = *waiting_[k];
+            if (!running_.empty() && !admits(r.width(), k > 0, blocked_width)) {
+                if (!config_.fair_admission) break;
+                if (k == 0) blocked_width = r.width();
+                ++k;
+                continue;
+            }
             Booking b = book(r, budget, out);
             // Priority: a more urgent request takes the blocks of the least urgent running one.
             bool displaced = false;
@@ -260,14 +278,14 @@ ScheduledBatch Scheduler::schedule() {
             }
             if (b == Booking::kNoBlocks && running_.empty() && out.seqs.empty()) {
                 finish_unfittable(r);
-                done_.push_back(std::move(waiting_.front()));
-                waiting_.erase(waiting_.begin());
+                done_.push_back(std::move(waiting_[k]));
+                waiting_.erase(waiting_.begin() + long(k));
                 continue;
             }
             if (b != Booking::kOk) break;
             r.state = RequestState::kRunning;
-            running_.push_back(std::move(waiting_.front()));
-            waiting_.erase(waiting_.begin());
+            running_.push_back(std::move(waiting_[k]));
+            waiting_.erase(waiting_.begin() + long(k));
             if (displaced) break;  // the displaced request waits at least one step
         }
     }

@@ -24,6 +24,7 @@ struct SchedulerConfig {
     int max_num_batched_tokens = 2048; // tokens computed per step
     SchedulingPolicy policy = SchedulingPolicy::kFcfs;
     PreemptionMode preemption_mode = PreemptionMode::kRecompute;
+    bool fair_admission = true;        // scheduling_policy.h: fair_admits (not for the static policy)
 };
 
 struct ScheduledSeq {
@@ -92,6 +93,8 @@ private:
     // Ends a request that cannot fit in the whole KV pool even alone.
     void finish_unfittable(Request& r);
     int occupancy() const;
+    // Whether a waiting request of `width` sequences may join the running set now (fair admission).
+    bool admits(int width, bool overtaking, int blocked_width) const;
     void sort_by_policy(std::vector<std::unique_ptr<Request>>& list) const;
 
     SchedulerConfig config_;

@@ -42,8 +42,15 @@ Status check_model(const ServerState& st, const nlohmann::json& body) {
     return Status::ok();
 }
 
+Status check_prompt_bytes(const ServerState& st, size_t bytes, const char* field) {
+    if (bytes <= st.config.max_prompt_bytes) return Status::ok();
+    return invalid_argument(std::string(field) + ": " + std::to_string(bytes) + " bytes of text exceed the limit of " +
+                            std::to_string(st.config.max_prompt_bytes) + " bytes (--max-prompt-bytes)");
+}
+
 Result<std::vector<int32_t>> encode_text(const ServerState& st, const std::string& text, bool add_special_tokens,
                                          const char* field) {
+    KITE_RETURN_IF_ERROR(check_prompt_bytes(st, text.size(), field));
     auto ids = st.tokenizer->encode(text, add_special_tokens);
     if (!ids.ok()) return invalid_argument(std::string(field) + ": cannot be tokenized: " + ids.status().message());
     return ids;
@@ -64,12 +71,33 @@ void launch_generation(ServerState& st, const HttpRequest& req, const std::share
         if (!s.is_ok()) return respond_error(st, req, *ex, s);
         requests.push_back(std::move(one.request));
     }
-    if (!st.try_acquire())
-        return respond_error(st, req, *ex, resource_exhausted("too many requests in flight (concurrency limit " +
-                                                              std::to_string(st.config.concurrency_limit) + ")"));
-    auto job = std::make_shared<GenerationJob>(st, req, ex, std::move(api), parsed.api, st.next_id(id_prefix));
-    for (size_t i = 0; i < requests.size(); ++i) job->add(std::move(requests[i]), std::move(prompts[i].text));
-    job->start();
+    // The job lives on the connection's strand (its outputs arrive there); this may be a worker thread.
+    HttpRequest meta;  // what the job keeps of the request: no body
+    meta.method = req.method;
+    meta.path = req.path;
+    meta.peer = req.peer;
+    meta.received_s = req.received_s;
+    auto work = std::make_shared<std::vector<GenerationRequest>>(std::move(requests));
+    auto texts = std::make_shared<std::vector<PreparedPrompt>>(std::move(prompts));
+    auto shared_api = std::shared_ptr<GenerationApi>(std::move(api));
+    ex->post([&st, meta = std::move(meta), ex, work, texts, shared_api, options = parsed.api, id_prefix] {
+        const EngineStats stats = st.engine->stats();
+        if (st.config.max_waiting_requests > 0 &&
+            stats.num_waiting + static_cast<int64_t>(work->size()) > st.config.max_waiting_requests) {
+            HttpResponse r = error_response(429, "the waiting queue is full (" + std::to_string(stats.num_waiting) +
+                                                     " requests waiting, limit " +
+                                                     std::to_string(st.config.max_waiting_requests) +
+                                                     ", --max-waiting-requests); retry later");
+            r.headers.emplace_back("Retry-After", "1");
+            return respond(st, meta, *ex, std::move(r));
+        }
+        if (!st.try_acquire())
+            return respond_error(st, meta, *ex, resource_exhausted("too many requests in flight (concurrency limit " +
+                                                                   std::to_string(st.config.concurrency_limit) + ")"));
+        auto job = std::make_shared<GenerationJob>(st, meta, ex, shared_api, options, st.next_id(id_prefix));
+        for (size_t i = 0; i < work->size(); ++i) job->add(std::move((*work)[i]), std::move((*texts)[i].text));
+        job->start();
+    });
 }
 
 nlohmann::json usage_json(const GenerationJob& job) {

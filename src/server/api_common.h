@@ -22,7 +22,11 @@ struct PreparedPrompt {
     std::string text;
 };
 
-// Text -> ids with the model's tokenizer (errors name `field`).
+// 400 naming `field` when `bytes` of prompt text exceed --max-prompt-bytes.
+Status check_prompt_bytes(const ServerState& st, size_t bytes, const char* field);
+
+// Text -> ids with the model's tokenizer (errors name `field`); the text is first checked
+// against --max-prompt-bytes.
 Result<std::vector<int32_t>> encode_text(const ServerState& st, const std::string& text, bool add_special_tokens,
                                          const char* field);
 

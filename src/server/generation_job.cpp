@@ -3,6 +3,7 @@
 #include "server/generation_job.h"
 
 #include <chrono>
+#include <new>
 
 #include "server/access_log.h"
 #include "server/errors.h"
@@ -30,7 +31,7 @@ const char* openai_finish_reason(FinishReason r) {
 }
 
 GenerationJob::GenerationJob(ServerState& state, const HttpRequest& req, std::shared_ptr<Exchange> exchange,
-                             std::unique_ptr<GenerationApi> api, ApiOptions options, std::string id)
+                             std::shared_ptr<GenerationApi> api, ApiOptions options, std::string id)
     : state_(state),
       exchange_(std::move(exchange)),
       api_(std::move(api)),
@@ -209,7 +210,12 @@ void GenerationJob::finish() {
         exchange_->reply(error_response(408, "request timed out after " + std::to_string(options_.timeout_ms) +
                                                  " ms (timeout_ms)", "timeout_ms"));
     } else {
-        exchange_->reply(api_->response(*this));
+        try {
+            exchange_->reply(api_->response(*this));
+        } catch (const std::bad_alloc&) {  // e.g. 1024 choices with logprobs on a full machine
+            status = 500;
+            exchange_->reply(error_response(500, "out of memory while building the response"));
+        }
     }
     const double now = now_seconds();
     Metrics& m = state_.metrics;

@@ -68,7 +68,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
 public:
     // Call after ServerState::try_acquire() succeeded; the job releases the slot when it ends.
     GenerationJob(ServerState& state, const HttpRequest& req, std::shared_ptr<Exchange> exchange,
-                  std::unique_ptr<GenerationApi> api, ApiOptions options, std::string id);
+                  std::shared_ptr<GenerationApi> api, ApiOptions options, std::string id);
     ~GenerationJob();
 
     // Before start(): one engine request (its prompt_ids set) per prompt.
@@ -96,7 +96,7 @@ private:
 
     ServerState& state_;
     std::shared_ptr<Exchange> exchange_;
-    std::unique_ptr<GenerationApi> api_;
+    std::shared_ptr<GenerationApi> api_;
     ApiOptions options_;
     std::string id_;
     std::string peer_, method_, path_;

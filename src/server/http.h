@@ -56,6 +56,7 @@ public:
     virtual void on_close(std::function<void()> fn) = 0;
 };
 
-using Handler = std::function<void(const HttpRequest&, std::shared_ptr<Exchange>)>;
+// Takes the request by value: the server moves it in (bodies can be megabytes).
+using Handler = std::function<void(HttpRequest, std::shared_ptr<Exchange>)>;
 
 }  // namespace kite::server

@@ -18,9 +18,13 @@ struct HttpServerOptions {
     int port = 8088;                       // 0: any free port (see HttpServer::port())
     int num_threads = 2;                   // threads running the I/O loop
     size_t max_body_bytes = 8u << 20;      // larger bodies get 413
-    size_t max_header_bytes = 64u << 10;
+    size_t max_header_bytes = 64u << 10;   // larger request heads get 431
     int idle_timeout_s = 75;               // keep-alive connections idle this long are closed
-    size_t max_queued_bytes = 16u << 20;   // a client this far behind is cut off (on_close fires)
+    size_t max_queued_bytes = 16u << 20;   // a streaming client this far behind is cut off (on_close fires)
+    // Limits against hostile clients (docs/server.md, "Limits").
+    int max_connections = 8192;                  // more get a 503 and are closed
+    size_t max_buffered_body_bytes = 256u << 20; // bodies held by all connections together; more: 503
+    int request_timeout_s = 60;                  // a request must arrive whole this long after its first byte; else 408
     // Builds the body of the errors the HTTP layer answers itself (400 malformed HTTP, 413).
     std::function<HttpResponse(int status, const std::string& message)> make_error;
     // Told when a client hangs up after starting a request but before sending all of it (no

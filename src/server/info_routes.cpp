@@ -1,6 +1,7 @@
 // The endpoints that generate nothing: models, tokenize/detokenize, health, metrics, worker status.
 #include "server/api_common.h"
 #include "server/json_fields.h"
+#include "server/json_reader.h"
 
 namespace kite::server {
 
@@ -40,7 +41,7 @@ void handle_get_model(ServerState& st, const HttpRequest& req, std::shared_ptr<E
 
 // vLLM's shape ({"tokens": ids, "count", "max_model_len"}) plus rtp-llm's token_ids.
 void handle_tokenize(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange> ex, const std::string&) {
-    auto body = parse_json_object(req.body);
+    auto body = read_json_body(req.body, st.config.max_json_depth);
     if (!body.ok()) return respond_error(st, req, *ex, body.status());
     if (Status s = check_model(st, *body); !s.is_ok()) return respond_error(st, req, *ex, s);
     auto prompt = get_string(*body, "prompt");
@@ -57,7 +58,7 @@ void handle_tokenize(ServerState& st, const HttpRequest& req, std::shared_ptr<Ex
 }
 
 void handle_detokenize(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange> ex, const std::string&) {
-    auto body = parse_json_object(req.body);
+    auto body = read_json_body(req.body, st.config.max_json_depth);
     if (!body.ok()) return respond_error(st, req, *ex, body.status());
     if (Status s = check_model(st, *body); !s.is_ok()) return respond_error(st, req, *ex, s);
     if (!body->contains("tokens")) return respond_error(st, req, *ex, invalid_argument("tokens: is required (a list of token ids)"));

@@ -4,25 +4,11 @@
 
 #include <cctype>
 
+#include "server/json_reader.h"
+
 namespace kite::server {
 
-Result<json> parse_json_object(const std::string& body) {
-    json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) {
-        // Parse again with exceptions only to report where it failed.
-        try {
-            json again = json::parse(body);
-            (void)again;
-        } catch (const json::exception& e) {
-            std::string what = e.what();
-            if (auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
-            return invalid_argument("request body is not valid JSON: " + what);
-        }
-        return invalid_argument("request body is not valid JSON");
-    }
-    if (!j.is_object()) return invalid_argument("request body must be a JSON object, got " + type_name(j));
-    return j;
-}
+Result<json> parse_json_object(const std::string& body) { return read_json_body(body); }
 
 std::string param_of(const Status& status) {
     const std::string& m = status.message();

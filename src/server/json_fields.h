@@ -21,7 +21,8 @@ using kite::get_string;
 using kite::get_string_list;
 using kite::type_name;
 
-// Parses a request body; anything but a JSON object is an error.
+// Parses a request body; anything but a JSON object is an error. read_json_body (json_reader.h)
+// with the default depth limit.
 Result<json> parse_json_object(const std::string& body);
 
 // "field" from "field: ..." messages built above; "" when the message does not start that way.

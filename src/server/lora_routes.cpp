@@ -1,5 +1,6 @@
 // LoRA adapters over HTTP: the registry, adapter selection for generation requests, and vLLM's
 // POST /v1/load_lora_adapter {"lora_name", "lora_path"} / /v1/unload_lora_adapter {"lora_name"}.
+#include "server/json_reader.h"
 #include "server/api_common.h"
 #include "server/json_fields.h"
 #include "server/lora_registry.h"
@@ -77,7 +78,7 @@ Result<std::string> required_string(const nlohmann::json& body, const char* fiel
 }  // namespace
 
 void handle_load_lora(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange> ex, const std::string&) {
-    auto body = parse_json_object(req.body);
+    auto body = read_json_body(req.body, st.config.max_json_depth);
     if (!body.ok()) return respond_error(st, req, *ex, body.status());
     auto name = required_string(*body, "lora_name");
     if (!name.ok()) return respond_error(st, req, *ex, name.status());
@@ -96,7 +97,7 @@ void handle_load_lora(ServerState& st, const HttpRequest& req, std::shared_ptr<E
 }
 
 void handle_unload_lora(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange> ex, const std::string&) {
-    auto body = parse_json_object(req.body);
+    auto body = read_json_body(req.body, st.config.max_json_depth);
     if (!body.ok()) return respond_error(st, req, *ex, body.status());
     auto name = required_string(*body, "lora_name");
     if (!name.ok()) return respond_error(st, req, *ex, name.status());

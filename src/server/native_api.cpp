@@ -4,6 +4,7 @@
 // with "data:[done]" when yield_generator is set (cumulative text unless return_incremental).
 #include "server/api_common.h"
 #include "server/json_fields.h"
+#include "server/json_reader.h"
 #include "server/structured_output.h"
 #include "server/sse.h"
 
@@ -103,7 +104,7 @@ private:
 }  // namespace
 
 void handle_native(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange> ex, const std::string&) {
-    auto body = parse_json_object(req.body);
+    auto body = read_json_body(req.body, st.config.max_json_depth);
     if (!body.ok()) return respond_error(st, req, *ex, body.status());
     auto parsed = parse_generation(*body, ApiKind::kNative, st.limits);
     if (!parsed.ok()) return respond_error(st, req, *ex, parsed.status());

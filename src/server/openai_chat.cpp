@@ -5,6 +5,7 @@
 
 #include "server/api_common.h"
 #include "server/json_fields.h"
+#include "server/json_reader.h"
 #include "server/sse.h"
 #include "server/structured_output.h"
 #include "server/tool_calls.h"
@@ -203,13 +204,17 @@ Result<PreparedPrompt> render_chat_prompt(const ServerState& st, const json& bod
 }
 
 void handle_chat(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange> ex, const std::string&) {
-    auto body = parse_json_object(req.body);
+    auto body = read_json_body(req.body, st.config.max_json_depth);
     if (!body.ok()) return respond_error(st, req, *ex, body.status());
     if (Status s = check_model(st, *body); !s.is_ok()) return respond_error(st, req, *ex, s);
     auto parsed = parse_generation(*body, ApiKind::kChat, st.limits);
     if (!parsed.ok()) return respond_error(st, req, *ex, parsed.status());
     auto messages = normalize_messages(*body);
     if (!messages.ok()) return respond_error(st, req, *ex, messages.status());
+    size_t content_bytes = 0;  // bounds the template's work before it starts
+    for (const json& m : *messages)
+        if (m["content"].is_string()) content_bytes += m["content"].get_ref<const std::string&>().size();
+    if (Status s = check_prompt_bytes(st, content_bytes, "messages"); !s.is_ok()) return respond_error(st, req, *ex, s);
     auto tools = apply_tools(st, *body, parsed->request);
     if (!tools.ok()) return respond_error(st, req, *ex, tools.status());
     prepare_tool_messages(*messages);

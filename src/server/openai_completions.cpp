@@ -5,6 +5,7 @@
 
 #include "server/api_common.h"
 #include "server/json_fields.h"
+#include "server/json_reader.h"
 #include "server/structured_output.h"
 #include "server/sse.h"
 
@@ -83,7 +84,7 @@ private:
 }  // namespace
 
 void handle_completions(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange> ex, const std::string&) {
-    auto body = parse_json_object(req.body);
+    auto body = read_json_body(req.body, st.config.max_json_depth);
     if (!body.ok()) return respond_error(st, req, *ex, body.status());
     if (Status s = check_model(st, *body); !s.is_ok()) return respond_error(st, req, *ex, s);
     auto parsed = parse_generation(*body, ApiKind::kCompletions, st.limits);

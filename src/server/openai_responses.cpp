@@ -3,6 +3,7 @@
 // chat-completions body, rendered with the chat template and generated like a chat; the answer is a
 // `response` object, or a stream of typed events (response.created ... response.completed) with
 // `event:` lines as OpenAI sends them. Nothing is stored: previous_response_id is refused.
+#include "server/json_reader.h"
 #include "server/api_common.h"
 #include "server/json_fields.h"
 #include "server/structured_output.h"
@@ -328,7 +329,7 @@ Result<ResponsesTranslation> translate_responses_request(const json& body) {
 }
 
 void handle_responses(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange> ex, const std::string&) {
-    auto body = parse_json_object(req.body);
+    auto body = read_json_body(req.body, st.config.max_json_depth);
     if (!body.ok()) return respond_error(st, req, *ex, body.status());
     if (Status s = check_model(st, *body); !s.is_ok()) return respond_error(st, req, *ex, s);
     auto tr = translate_responses_request(*body);

@@ -2,6 +2,7 @@
 // passed to the handler (the model id of /v1/models/{id}).
 #include "server/router.h"
 
+#include <new>
 #include <string_view>
 
 #include "server/errors.h"
@@ -56,7 +57,9 @@ bool authorized(const ServerState& st, const HttpRequest& req) {
 
 }  // namespace
 
-void dispatch(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange> ex) {
+namespace {
+
+void dispatch_route(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange> ex) {
     std::string param;
     const Route* found = nullptr;
     bool path_known = false;
@@ -86,6 +89,20 @@ void dispatch(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange>
         if (st.draining()) return respond_error(st, req, *ex, unavailable("the server is shutting down"));
     }
     found->handler(st, req, std::move(ex), param);
+}
+
+}  // namespace
+
+void dispatch(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange> ex) {
+    try {
+        dispatch_route(st, req, ex);
+    } catch (const std::bad_alloc&) {
+        // A request too big for the memory left fails alone; the server lives on.
+        try {
+            respond(st, req, *ex, error_response(500, "out of memory while handling this request"));
+        } catch (const std::bad_alloc&) {
+        }
+    }
 }
 
 }  // namespace kite::server

@@ -7,12 +7,15 @@
 #include <sstream>
 #include <thread>
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include "engine/model_session.h"
 #include "server/access_log.h"
 #include "server/errors.h"
+#include "server/handlers.h"
 #include "server/router.h"
+#include "server/worker_pool.h"
 
 namespace kite::server {
 
@@ -26,12 +29,23 @@ Result<std::string> read_file(const std::string& path) {
     return ss.str();
 }
 
-// Each connection holds a descriptor: ask for as many as the hard limit allows.
-void raise_fd_limit() {
+// Each connection holds a descriptor: ask for as many as the hard limit allows, and keep
+// --max-connections under it (with room for the model files, the log and the listener), so that a
+// connection flood meets the 503 of the cap rather than accept() failing for lack of descriptors.
+void raise_fd_limit(HttpServerOptions& http) {
     rlimit rl{};
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+    if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    constexpr rlim_t kReserved = 256;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < static_cast<rlim_t>(http.max_connections) + kReserved) {
+        const int cap = rl.rlim_cur > kReserved * 2 ? static_cast<int>(rl.rlim_cur - kReserved) : static_cast<int>(rl.rlim_cur / 2);
+        std::fprintf(stderr, "kite serve: --max-connections %d lowered to %d (open-file limit %llu)\n",
+                     http.max_connections, cap, static_cast<unsigned long long>(rl.rlim_cur));
+        http.max_connections = cap;
     }
 }
 
@@ -69,8 +83,12 @@ int run_server(const ServeOptions& o) {
         }
         st.config.chat_template = *t;
     }
-    raise_fd_limit();
     HttpServerOptions http = o.http;
+    raise_fd_limit(http);
+    // Buffers over 256 KiB (request bodies, big responses) get their own mappings and go back to
+    // the system when freed; a fixed threshold stops glibc from raising it after the first big free.
+    mallopt(M_MMAP_THRESHOLD, 256 << 10);
+    auto workers = std::make_unique<WorkerPool>(o.num_workers);
     http.make_error = [&st](int status, const std::string& msg) {
         st.metrics.count_http(status);
         return error_response(status, msg);
@@ -80,8 +98,17 @@ int run_server(const ServeOptions& o) {
         if (st.config.access_log) write_access_log({req.peer, req.method, req.path, "", 499, -1, -1, -1, 0.0});
     };
     st.metrics.set_model_name(st.config.served_model_name);
-    auto server = HttpServer::create(http, [&st](const HttpRequest& req, std::shared_ptr<Exchange> ex) {
-        dispatch(st, req, std::move(ex));
+    // Requests with a body (parsing, templates, tokenizing) run on the worker pool; the rest
+    // (health, metrics, models) answer on the I/O thread at once.
+    auto server = HttpServer::create(http, [&st, pool = workers.get()](HttpRequest req, std::shared_ptr<Exchange> ex) {
+        if (req.method != "POST") return dispatch(st, req, std::move(ex));
+        pool->submit([&st, req = std::move(req), ex = std::move(ex)] {
+            try {
+                dispatch(st, req, ex);
+            } catch (const std::exception& e) {  // a bug, not a client's fault: a 500 for this request
+                respond(st, req, *ex, error_response(500, std::string("internal error: ") + e.what()));
+            }
+        });
     });
     if (!server.ok()) {
         std::fprintf(stderr, "kite serve: %s\n", server.status().message().c_str());
@@ -131,6 +158,7 @@ int run_server(const ServeOptions& o) {
         poll();
     });
     srv.run();
+    workers.reset();  // finishes what was queued while the engine still exists
     loader.join();
     if (st.engine) st.engine->shutdown(/*drain=*/false);
     // The engine's callbacks hold executors of the I/O loop: drop them while the loop still exists.

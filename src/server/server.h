@@ -20,6 +20,7 @@ struct ServeOptions {
     std::string model_type;           // when set, must equal the checkpoint's model_type
     LoadOptions load;                 // device, quantized GGUF weights
     int64_t drain_timeout_s = 600;    // SIGTERM waits at most this long for requests in flight
+    int num_workers = 2;              // threads parsing, rendering and tokenizing requests (off the I/O threads)
     HttpServerOptions http;
     ServerConfig config;
     EngineConfig engine;

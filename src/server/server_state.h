@@ -29,6 +29,10 @@ struct ServerConfig {
     int concurrency_limit = 0;       // generation requests in flight; 0: unlimited
     bool access_log = true;
     int64_t created = 0;             // unix time the server started (the Model object's "created")
+    // Limits against hostile clients (docs/server.md, "Limits").
+    int max_json_depth = 64;              // request bodies nested deeper get 400
+    size_t max_prompt_bytes = 4u << 20;   // prompt/message text bytes before tokenizing; larger: 400
+    int max_waiting_requests = 1024;      // engine requests waiting for a slot; more: 429 + Retry-After
 };
 
 class ServerState {

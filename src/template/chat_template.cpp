@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <new>
+#include <stdexcept>
 #include <vector>
 
 #include "template/evaluator.h"
@@ -104,6 +106,10 @@ Result<ChatTemplate> ChatTemplate::parse(std::string_view template_text) {
         return t;
     } catch (const tmpl::TemplateError& e) {
         return to_status(e);
+    } catch (const std::bad_alloc&) {  // a template is untrusted input: running out of memory is its error
+        return invalid_argument("chat template: out of memory while parsing");
+    } catch (const std::length_error&) {
+        return invalid_argument("chat template: a string or list grew past its maximum size while parsing");
     }
 }
 
@@ -131,6 +137,10 @@ Result<std::string> ChatTemplate::render(const nlohmann::ordered_json& messages,
         return ev.render(*ast_, std::move(globals));
     } catch (const tmpl::TemplateError& e) {
         return to_status(e);
+    } catch (const std::bad_alloc&) {  // a template is untrusted input: running out of memory is its error
+        return invalid_argument("chat template: out of memory while rendering");
+    } catch (const std::length_error&) {
+        return invalid_argument("chat template: a string or list grew past its maximum size while rendering");
     }
 }
 

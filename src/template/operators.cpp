@@ -17,15 +17,32 @@ void check_overflow(bool overflow) {
     if (overflow) fail("integer overflow (kite's integers are 64-bit)");
 }
 
+// The size of `per_copy` repeated n times, refused before anything is allocated: the product is
+// computed with an overflow check (2^62 copies of 4 bytes must not wrap to a small number).
+void check_repeat_size(Evaluator& ev, size_t per_copy, int64_t n) {
+    size_t total = 0;
+    if (__builtin_mul_overflow(per_copy, static_cast<size_t>(n), &total))
+        fail("repeat count " + std::to_string(n) + " overflows the size of the result");
+    ev.check_size(total);
+}
+
 Value repeat(Evaluator& ev, const Value& seq, int64_t n) {
-    if (n <= 0) return seq.is_string() ? Value(std::string()) : Value::list({}, seq.as_list().tuple);
+    // An empty sequence stays empty: without this, '' * 2**62 would loop 2**62 times (found by fuzz_template).
+    const bool empty = seq.is_string() ? seq.as_string().empty() : seq.as_list().items.empty();
+    if (n <= 0 || empty) return seq.is_string() ? Value::string_like(seq, std::string()) : Value::list({}, seq.as_list().tuple);
     if (seq.is_string()) {
-        ev.check_size(seq.as_string().size() * static_cast<size_t>(n));
+        check_repeat_size(ev, seq.as_string().size(), n);
         std::string out;
+        out.reserve(seq.as_string().size() * static_cast<size_t>(n));
         for (int64_t i = 0; i < n; ++i) out += seq.as_string();
         return Value::string_like(seq, std::move(out));
     }
-    ev.check_size(seq.as_list().items.size() * static_cast<size_t>(n));
+    // A list is charged what its copies hold: a Value per item plus the bytes of its string items
+    // (each copy holds its own strings). Counting items alone let ['a', ''] * 500000 build a
+    // million values (found by fuzz_template as a slow render).
+    size_t bytes = seq.as_list().items.size() * sizeof(Value);
+    for (const Value& v : seq.as_list().items) bytes += v.is_string() ? v.as_string().size() : 0;
+    check_repeat_size(ev, bytes, n);
     std::vector<Value> out;
     for (int64_t i = 0; i < n; ++i) out.insert(out.end(), seq.as_list().items.begin(), seq.as_list().items.end());
     return Value::list(std::move(out), seq.as_list().tuple);

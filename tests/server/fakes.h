@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@ namespace kite::server::testing {
 class FakeTokenizer : public Tokenizer {
 public:
     Result<std::vector<int32_t>> encode(std::string_view text, bool add_special) const override {
+        if (text == "OUT OF MEMORY") throw std::bad_alloc();  // plays an allocation failure
         std::vector<int32_t> ids;
         if (add_special) ids.push_back(1);
         for (char c : text) {
@@ -83,7 +85,11 @@ public:
         std::lock_guard<std::mutex> lock(mu_);
         aborted.push_back(id);
     }
-    EngineStats stats() const override { return {}; }
+    EngineStats stats() const override {
+        EngineStats s;
+        s.num_waiting = num_waiting;
+        return s;
+    }
     int max_model_len() const override { return 64; }
     void shutdown(bool) override {}
 
@@ -108,6 +114,7 @@ public:
     }
 
     bool refuse_next = false;
+    int num_waiting = 0;  // what stats() reports
     std::vector<std::string> order;
     std::map<std::string, Live> live;
     std::vector<std::string> aborted;

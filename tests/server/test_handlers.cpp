@@ -198,6 +198,51 @@ TEST_F(Handlers, RoutesAuthAndLoading) {
     EXPECT_EQ(ex->replies[0].status, 503);
 }
 
+TEST_F(Handlers, OutOfMemoryInAHandlerIsA500ForThatRequestOnly) {
+    auto ex = call(post("/tokenize", {{"prompt", "OUT OF MEMORY"}}));
+    ASSERT_EQ(ex->replies.size(), 1u);
+    EXPECT_EQ(ex->replies[0].status, 500);
+    EXPECT_EQ(json::parse(ex->replies[0].body)["error"]["message"], "out of memory while handling this request");
+    ex = call(post("/tokenize", {{"prompt", "ab"}}));
+    EXPECT_EQ(ex->replies[0].status, 200);
+}
+
+TEST_F(Handlers, FullWaitingQueueIs429WithRetryAfter) {
+    st.config.max_waiting_requests = 4;
+    engine->num_waiting = 3;
+    // Two prompts would make 5 waiting.
+    auto ex = call(post("/v1/completions", {{"prompt", {"ab", "cd"}}, {"max_tokens", 2}}));
+    ASSERT_EQ(ex->replies.size(), 1u);
+    EXPECT_EQ(ex->replies[0].status, 429);
+    EXPECT_EQ(json::parse(ex->replies[0].body)["error"]["message"],
+              "the waiting queue is full (3 requests waiting, limit 4, --max-waiting-requests); retry later");
+    ASSERT_EQ(ex->replies[0].headers.size(), 1u);
+    EXPECT_EQ(ex->replies[0].headers[0], (std::pair<std::string, std::string>("Retry-After", "1")));
+    EXPECT_TRUE(engine->order.empty());
+    ex = call(post("/v1/completions", {{"prompt", "ab"}, {"max_tokens", 2}}));  // one more fits
+    EXPECT_TRUE(ex->replies.empty());
+    EXPECT_EQ(engine->order.size(), 1u);
+}
+
+TEST_F(Handlers, PromptBytesAreCappedBeforeTokenizingOnEveryRoute) {
+    st.config.max_prompt_bytes = 10;
+    const std::string big(11, 'a');
+    for (const auto& [path, body] : std::vector<std::pair<std::string, json>>{
+             {"/v1/completions", {{"prompt", big}}},
+             {"/", {{"prompt", big}}},
+             {"/tokenize", {{"prompt", big}}},
+             {"/v1/chat/completions", {{"messages", {{{"role", "user"}, {"content", big}}}}}}}) {
+        auto ex = call(post(path, body));
+        ASSERT_EQ(ex->replies.size(), 1u) << path;
+        EXPECT_EQ(ex->replies[0].status, 400) << path;
+        EXPECT_NE(json::parse(ex->replies[0].body)["error"]["message"].get<std::string>().find(
+                      "11 bytes of text exceed the limit of 10 bytes (--max-prompt-bytes)"),
+                  std::string::npos)
+            << path;
+    }
+    EXPECT_TRUE(engine->order.empty());
+}
+
 TEST(Metrics, HistogramBucketsAreCumulative) {
     Metrics m;
     m.observe_ttft(0.003);

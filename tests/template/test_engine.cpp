@@ -1,8 +1,11 @@
 // Unit tests of the Jinja engine's pieces with hand-worked expectations: HF preprocessing, sandbox
 // refusals, resource limits, error reporting, Python number formatting, and the clock pin.
+#include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "template/chat_template.h"
@@ -88,6 +91,55 @@ TEST(Limits, OutputSizeIsBounded) {
     EXPECT_FALSE(render("{% set ns = namespace(s='x') %}{% for i in range(100) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}", {},
                         ojson::array(), o).ok());
     EXPECT_EQ(ok(render("{{ 'x' * 10 }}", {}, ojson::array(), o)), "xxxxxxxxxx");
+}
+
+TEST(Limits, RepeatSizesAreCheckedForOverflow) {
+    // size * n would wrap to a small number in 64 bits (4 * 2^62 = 2^64): refused, not allocated.
+    for (const char* t : {"{{ 'abcd' * 4611686018427387904 }}", "{{ 4611686018427387904 * 'abcd' }}",
+                          "{{ ['a', 'b', 'c', 'd'] * 4611686018427387904 }}", "{{ ('a', 'b', 'c', 'd') * 4611686018427387904 }}"}) {
+        auto r = render(t, {}, ojson::array());
+        ASSERT_FALSE(r.ok()) << t;
+        EXPECT_NE(r.status().message().find("overflows the size of the result"), std::string::npos) << r.status().message();
+    }
+    // A list's copies count their strings' bytes, not only their items.
+    kite::RenderOptions o;
+    o.max_output_bytes = 1000;
+    auto r = render("{{ (['" + std::string(100, 'y') + "'] * 20) | length }}", {}, ojson::array(), o);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("too large"), std::string::npos) << r.status().message();
+    EXPECT_EQ(ok(render("{{ (['ab'] * 3) | join(',') }}", {}, ojson::array(), o)), "ab,ab,ab");
+    // Empty sequences times a huge count are empty at once (fuzz_template found this one looping).
+    EXPECT_EQ(ok(render("[{{ '' * 4611686018427387904 }}]{{ (range(0) * 854775807) | length }}{{ ([] * 9223372036854775807) | length }}")),
+              "[]00");
+    // A repeated list is charged a value per item: a million values from a two-item list is over 1 MB.
+    kite::RenderOptions m;
+    m.max_output_bytes = 1 << 20;
+    EXPECT_FALSE(render("{{ (['a', ''] * 462903) | length }}", {}, ojson::array(), m).ok());
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define KITE_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KITE_TEST_ASAN 1
+#endif
+#endif
+
+TEST(Limits, AllocationFailureInARenderIsATemplateError) {
+#ifdef KITE_TEST_ASAN
+    GTEST_SKIP() << "AddressSanitizer reports a 1 TiB allocation instead of throwing std::bad_alloc";
+#endif
+    if (std::FILE* f = std::fopen("/proc/sys/vm/overcommit_memory", "r")) {
+        const int mode = std::fgetc(f);
+        std::fclose(f);
+        if (mode == '1') GTEST_SKIP() << "vm.overcommit_memory=1: a 1 TiB allocation would succeed";
+    }
+    // With the size limit lifted, the 1 TiB string fails to allocate: a template error, not an abort.
+    kite::RenderOptions o;
+    o.max_output_bytes = SIZE_MAX;
+    auto r = render("{{ 'x' * 1099511627776 }}", {}, ojson::array(), o);
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("out of memory while rendering"), std::string::npos) << r.status().message();
 }
 
 TEST(Limits, LoopIterationsAreBounded) {
