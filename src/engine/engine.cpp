@@ -9,15 +9,22 @@
 #include <thread>
 #include <unordered_set>
 
+#include "engine/drafter.h"
 #include "engine/kv_budget.h"
 #include "engine/output_processor.h"
 #include "engine/request_validation.h"
 #include "engine/runner.h"
 #include "engine/scheduler.h"
+#include "engine/spec_config.h"
 #include "model/model.h"
 
 namespace kite {
 namespace {
+
+std::unique_ptr<Drafter> make_drafter(const EngineConfig& c) {
+    if (c.num_speculative_tokens <= 0 || c.speculative_ngram <= 0) return nullptr;
+    return std::make_unique<NgramDrafter>(c.speculative_ngram);
+}
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
@@ -28,7 +35,10 @@ public:
         : model_(std::move(model)), tokenizer_(std::move(tokenizer)), config_(config), max_model_len_(max_model_len),
           kv_cache_(std::move(kv_cache)),
           kv_({kv_cache_.shape().num_blocks, config.block_size, config.enable_prefix_caching}),
-          scheduler_({config.max_num_seqs, config.max_num_batched_tokens, config.policy, config.preemption_mode}, kv_),
+          drafter_(make_drafter(config)),
+          scheduler_({config.max_num_seqs, config.max_num_batched_tokens, config.policy, config.preemption_mode,
+                      drafter_.get(), drafter_ ? config.num_speculative_tokens : 0, max_model_len},
+                     kv_),
           runner_(*model_, kv_cache_, kv_),
           outputs_(tokenizer_, eos_ids(), max_model_len, scheduler_) {
         limits_.vocab_size = model_->config().vocab_size;
@@ -138,6 +148,9 @@ private:
             } else {
                 scheduler_.on_computed(batch);
                 outputs_.process(batch, *out);
+                std::vector<int> accepted(batch.seqs.size(), 0);
+                for (size_t i = 0; i < batch.seqs.size(); ++i) accepted[i] = out->results[i].num_accepted;
+                scheduler_.on_verified(batch, accepted);
             }
         }
         for (std::unique_ptr<Request>& r : scheduler_.take_finished()) {
@@ -164,6 +177,8 @@ private:
         s.num_steps = num_steps_;
         s.num_prompt_tokens = num_prompt_tokens_;
         s.num_generation_tokens = outputs_.num_generation_tokens();
+        s.spec_num_draft_tokens = scheduler_.num_draft_tokens();
+        s.spec_num_accepted_tokens = scheduler_.num_accepted_tokens();
         std::lock_guard<std::mutex> lock(mu_);
         stats_ = s;
     }
@@ -176,6 +191,7 @@ private:
     // Engine-thread state.
     KvCache kv_cache_;
     KvCacheManager kv_;
+    std::unique_ptr<Drafter> drafter_;
     Scheduler scheduler_;
     Runner runner_;
     OutputProcessor outputs_;
@@ -204,6 +220,7 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<Model> model, std
     if (config.max_num_batched_tokens < 1)
         return invalid_argument("max_num_batched_tokens must be >= 1, got " + std::to_string(config.max_num_batched_tokens));
     if (config.max_model_len < 0) return invalid_argument("max_model_len must be >= 0");
+    KITE_RETURN_IF_ERROR(validate_speculative_config(config));
     if (!(config.gpu_memory_utilization > 0 && config.gpu_memory_utilization <= 1))
         return invalid_argument("gpu_memory_utilization must be in (0, 1], got " + std::to_string(config.gpu_memory_utilization));
     int max_model_len = model->config().max_position_embeddings;

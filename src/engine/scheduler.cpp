@@ -40,13 +40,14 @@ Scheduler::Booking Scheduler::book(Request& r, int& budget, ScheduledBatch& out)
         int n;
         bool fresh;
         PrefixHit hit;
+        std::vector<int32_t> draft;
     };
     std::vector<Plan> plans;
     int left = budget;
     for (int i = 0; i < static_cast<int>(r.seqs.size()) && left > 0; ++i) {
         Sequence& s = r.seqs[i];
         if (s.finished) continue;
-        Plan p{i, s.num_computed_tokens, 0, !kv_.has_sequence(s.id), {}};
+        Plan p{i, s.num_computed_tokens, 0, !kv_.has_sequence(s.id), {}, {}};
         if (p.fresh) {
             KITE_CHECK(s.num_computed_tokens == 0);  // swapped sequences come back through swap_in
             p.hit = kv_.find_cached_prefix(s.tokens, 0);
@@ -57,26 +58,54 @@ Scheduler::Booking Scheduler::book(Request& r, int& budget, ScheduledBatch& out)
         p.n = std::min(s.num_tokens() - p.start, left);
         if (p.n <= 0) continue;
         left -= p.n;
+        if (p.start == s.num_tokens() - 1) {
+            p.draft = propose_draft(r, s, left);
+            left -= static_cast<int>(p.draft.size());
+        }
         plans.push_back(std::move(p));
     }
     if (plans.empty()) return Booking::kNoBudget;
-    std::vector<KvCacheManager::SlotPlan> slots;
-    for (const Plan& p : plans) slots.push_back({r.seqs[p.seq].id, p.start, p.start + p.n, p.fresh ? &p.hit : nullptr});
-    if (kv_.num_blocks_needed(slots) > kv_.num_free_blocks()) return Booking::kNoBlocks;
+    auto fits = [&] {
+        std::vector<KvCacheManager::SlotPlan> slots;
+        for (const Plan& p : plans)
+            slots.push_back({r.seqs[p.seq].id, p.start, p.start + p.n + int(p.draft.size()), p.fresh ? &p.hit : nullptr});
+        return kv_.num_blocks_needed(slots) <= kv_.num_free_blocks();
+    };
+    if (!fits()) {
+        // Drafts are an optimisation: short of blocks, the step goes without them first.
+        bool had_drafts = false;
+        for (Plan& p : plans) {
+            had_drafts = had_drafts || !p.draft.empty();
+            left += static_cast<int>(p.draft.size());
+            p.draft.clear();
+        }
+        if (!had_drafts || !fits()) return Booking::kNoBlocks;
+    }
 
     for (Plan& p : plans) {
         Sequence& s = r.seqs[p.seq];
-        const bool ok = kv_.allocate_slots(s.id, p.start, p.start + p.n, p.fresh ? &p.hit : nullptr, &out.copies);
+        const int total = p.start + p.n + static_cast<int>(p.draft.size());
+        const bool ok = kv_.allocate_slots(s.id, p.start, total, p.fresh ? &p.hit : nullptr, &out.copies);
         KITE_CHECK(ok);
         if (p.fresh) {
             s.num_computed_tokens = p.hit.num_tokens;
             if (r.num_cached_tokens < 0) r.num_cached_tokens = p.hit.num_tokens;
         }
-        out.seqs.push_back({&r, p.seq, p.n, p.start + p.n == s.num_tokens()});
-        out.num_tokens += p.n;
+        out.seqs.push_back({&r, p.seq, p.n, p.start + p.n == s.num_tokens(), std::move(p.draft)});
+        out.num_tokens += out.seqs.back().num_scheduled();
     }
     budget = left;
     return Booking::kOk;
+}
+
+std::vector<int32_t> Scheduler::propose_draft(const Request& r, const Sequence& s, int budget_left) {
+    if (!config_.drafter || config_.num_speculative_tokens <= 0 || r.is_beam_search()) return {};
+    if (r.params.n > 1 && !r.forked) return {};  // the first token forks the n samples: no drafts yet
+    // A step makes at most k + 1 tokens: no draft beyond what max_new_tokens or the context allow.
+    int k = std::min({config_.num_speculative_tokens, budget_left, r.params.max_new_tokens - s.num_output_tokens() - 1});
+    if (config_.max_model_len > 0) k = std::min(k, config_.max_model_len - s.num_tokens() - 1);
+    if (k <= 0) return {};
+    return config_.drafter->propose({s.id, s.tokens}, k);
 }
 
 Scheduler::Booking Scheduler::swap_in(Request& r, int& budget, ScheduledBatch& out) {
@@ -141,8 +170,8 @@ bool Scheduler::preempt_for(const Request& r, int& budget, ScheduledBatch& out) 
     bool was_scheduled = false;
     std::erase_if(out.seqs, [&](const ScheduledSeq& e) {
         if (e.request != victim.get()) return false;
-        out.num_tokens -= e.num_new_tokens;
-        budget += e.num_new_tokens;
+        out.num_tokens -= e.num_scheduled();
+        budget += e.num_scheduled();
         was_scheduled = true;
         return true;
     });
@@ -274,6 +303,24 @@ void Scheduler::on_computed(const ScheduledBatch& batch) {
         s.num_computed_tokens += e.num_new_tokens;
         kv_.cache_full_blocks(s.id, s.tokens, s.num_computed_tokens, 0);
         if (seen.insert(e.request).second) ++e.request->timings.num_steps;
+    }
+}
+
+void Scheduler::on_verified(const ScheduledBatch& batch, std::span<const int> num_accepted) {
+    for (size_t i = 0; i < batch.seqs.size(); ++i) {
+        const ScheduledSeq& e = batch.seqs[i];
+        if (e.draft.empty()) continue;
+        const int accepted = i < num_accepted.size() ? num_accepted[i] : 0;
+        num_draft_tokens_ += static_cast<int64_t>(e.draft.size());
+        num_accepted_tokens_ += accepted;
+        Sequence& s = e.request->seqs[e.seq];
+        if (s.finished) continue;  // its blocks go back in take_finished
+        // The accepted drafts are now tokens of the sequence, and their K/V (computed from the
+        // very same tokens) is valid; the rejected ones' slots are released.
+        KITE_CHECK(s.num_computed_tokens + accepted == s.num_tokens() - 1);
+        s.num_computed_tokens += accepted;
+        kv_.truncate(s.id, s.num_computed_tokens);
+        kv_.cache_full_blocks(s.id, s.tokens, s.num_computed_tokens, 0);
     }
 }
 
