@@ -9,6 +9,7 @@
 #include <thread>
 #include <unordered_set>
 
+#include "engine/draft_model_drafter.h"
 #include "engine/drafter.h"
 #include "engine/kv_budget.h"
 #include "engine/output_processor.h"
@@ -21,9 +22,19 @@
 namespace kite {
 namespace {
 
-std::unique_ptr<Drafter> make_drafter(const EngineConfig& c) {
-    if (c.num_speculative_tokens <= 0 || c.speculative_ngram <= 0) return nullptr;
-    return std::make_unique<NgramDrafter>(c.speculative_ngram);
+// The draft source the config asks for (null: no speculation). A draft model is loaded on the
+// target's device with as many KV blocks as the target (its blocks are smaller).
+Result<std::unique_ptr<Drafter>> make_drafter(const EngineConfig& c, const Model& target, int num_blocks) {
+    if (c.num_speculative_tokens <= 0) return std::unique_ptr<Drafter>();
+    if (c.speculative_ngram > 0) return std::unique_ptr<Drafter>(std::make_unique<NgramDrafter>(c.speculative_ngram));
+    LoadOptions lo;
+    lo.device = target.device();
+    auto draft = load_model(c.speculative_model, lo);
+    if (!draft.ok()) return invalid_argument("--speculative-model: " + draft.status().message());
+    KITE_ASSIGN_OR_RETURN(std::unique_ptr<DraftModelDrafter> d,
+                          DraftModelDrafter::create(std::shared_ptr<Model>(std::move(*draft)),
+                                                    target.config().vocab_size, num_blocks, c.block_size));
+    return std::unique_ptr<Drafter>(std::move(d));
 }
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
@@ -31,11 +42,11 @@ double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock:
 class EngineImpl final : public Engine {
 public:
     EngineImpl(std::shared_ptr<Model> model, std::shared_ptr<const Tokenizer> tokenizer, const EngineConfig& config,
-               int max_model_len, KvCache kv_cache)
+               int max_model_len, KvCache kv_cache, std::unique_ptr<Drafter> drafter)
         : model_(std::move(model)), tokenizer_(std::move(tokenizer)), config_(config), max_model_len_(max_model_len),
           kv_cache_(std::move(kv_cache)),
           kv_({kv_cache_.shape().num_blocks, config.block_size, config.enable_prefix_caching}),
-          drafter_(make_drafter(config)),
+          drafter_(std::move(drafter)),
           scheduler_({config.max_num_seqs, config.max_num_batched_tokens, config.policy, config.preemption_mode,
                       drafter_.get(), drafter_ ? config.num_speculative_tokens : 0, max_model_len},
                      kv_),
@@ -230,8 +241,9 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<Model> model, std
     const int64_t bytes_per_block = model->kv_shape(1, config.block_size).bytes_per_block();
     KITE_ASSIGN_OR_RETURN(int num_blocks, kv_blocks_from_config(config, bytes_per_block, max_model_len, model->device()));
     KITE_ASSIGN_OR_RETURN(KvCache kv_cache, KvCache::create(model->kv_shape(num_blocks, config.block_size)));
-    return std::unique_ptr<Engine>(
-        new EngineImpl(std::move(model), std::move(tokenizer), config, max_model_len, std::move(kv_cache)));
+    KITE_ASSIGN_OR_RETURN(std::unique_ptr<Drafter> drafter, make_drafter(config, *model, num_blocks));
+    return std::unique_ptr<Engine>(new EngineImpl(std::move(model), std::move(tokenizer), config, max_model_len,
+                                                  std::move(kv_cache), std::move(drafter)));
 }
 
 }  // namespace kite

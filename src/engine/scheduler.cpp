@@ -184,7 +184,7 @@ bool Scheduler::preempt_for(const Request& r, int& budget, ScheduledBatch& out) 
 
 void Scheduler::finish_unfittable(Request& r) {
     for (Sequence& s : r.seqs) {
-        kv_.free(s.id);
+        release(s.id);
         if (s.finished) continue;
         s.finished = true;
         s.finish_reason = FinishReason::kLength;
@@ -330,7 +330,12 @@ int64_t Scheduler::fork_seq(int64_t parent_id) {
     return child;
 }
 
-void Scheduler::free_seq(int64_t seq_id) { kv_.free(seq_id); }
+void Scheduler::free_seq(int64_t seq_id) { release(seq_id); }
+
+void Scheduler::release(int64_t seq_id) {
+    kv_.free(seq_id);
+    if (config_.drafter) config_.drafter->forget(seq_id);
+}
 
 std::vector<std::unique_ptr<Request>> Scheduler::take_finished() {
     std::vector<std::unique_ptr<Request>> out = std::move(done_);
@@ -338,7 +343,7 @@ std::vector<std::unique_ptr<Request>> Scheduler::take_finished() {
     for (size_t i = 0; i < running_.size();) {
         Request& r = *running_[i];
         for (const Sequence& s : r.seqs) {
-            if (s.finished) kv_.free(s.id);
+            if (s.finished) release(s.id);
         }
         if (r.all_finished()) {
             r.state = RequestState::kFinished;
@@ -357,7 +362,7 @@ std::unique_ptr<Request> Scheduler::remove(const std::string& request_id) {
             if ((*it)->params.id != request_id) continue;
             std::unique_ptr<Request> r = std::move(*it);
             list->erase(it);
-            for (const Sequence& s : r->seqs) kv_.free(s.id);
+            for (const Sequence& s : r->seqs) release(s.id);
             return r;
         }
     }
@@ -368,7 +373,7 @@ std::vector<std::unique_ptr<Request>> Scheduler::remove_all() {
     std::vector<std::unique_ptr<Request>> out;
     for (auto* list : {&running_, &waiting_, &swapped_, &done_}) {
         for (auto& r : *list) {
-            for (const Sequence& s : r->seqs) kv_.free(s.id);
+            for (const Sequence& s : r->seqs) release(s.id);
             out.push_back(std::move(r));
         }
         list->clear();

@@ -111,6 +111,8 @@ private:
     // Ends a request that cannot fit in the whole KV pool even alone.
     void finish_unfittable(Request& r);
     int occupancy() const;
+    // A sequence is done for good: its blocks, and the drafter's state for it, go.
+    void release(int64_t seq_id);
     void sort_by_policy(std::vector<std::unique_ptr<Request>>& list) const;
 
     SchedulerConfig config_;

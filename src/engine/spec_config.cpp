@@ -12,12 +12,11 @@ Status validate_speculative_config(const EngineConfig& c) {
         return invalid_argument("--speculative-ngram must be in 1..1024, got " + std::to_string(c.speculative_ngram));
     const bool ngram = c.speculative_ngram > 0, model = !c.speculative_model.empty();
     if (ngram && model) return invalid_argument("give at most one of --speculative-model and --speculative-ngram");
-    if (model)
-        return unimplemented("--speculative-model: draft-model speculation is not implemented yet; use "
-                             "--speculative-ngram N (prompt lookup)");
     if (ngram && c.num_speculative_tokens == 0)
         return invalid_argument("--speculative-ngram needs --num-speculative-tokens K (K >= 1 draft tokens per step)");
-    if (!ngram && c.num_speculative_tokens > 0)
+    if (model && c.num_speculative_tokens == 0)
+        return invalid_argument("--speculative-model needs --num-speculative-tokens K (K >= 1 draft tokens per step)");
+    if (!ngram && !model && c.num_speculative_tokens > 0)
         return invalid_argument("--num-speculative-tokens needs a draft source: --speculative-ngram N or --speculative-model PATH");
     return Status::ok();
 }

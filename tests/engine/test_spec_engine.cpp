@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "engine_test_util.h"
+#include "engine/draft_model_drafter.h"
 #include "io/safetensors.h"
 
 namespace kite {
@@ -230,6 +231,37 @@ INSTANTIATE_TEST_SUITE_P(Shared, SpecReference,
                              return n;
                          });
 
+TEST(SpecEngine, DraftModelKeepsGreedyOutputAndAgreesWithItself) {
+    // The target as its own draft model: its greedy drafts are what the target picks, so nearly
+    // every draft is accepted (and the output is still checked against transformers).
+    EngineConfig c = spec_config(0, 4);
+    c.speculative_model = stories_dir();
+    const EngineStats s = run_stories(c, 60);
+    EXPECT_GT(s.spec_num_draft_tokens, 100);
+    EXPECT_GT(s.spec_num_accepted_tokens, s.spec_num_draft_tokens * 8 / 10);
+}
+
+TEST(SpecEngine, UnrelatedDraftModelIsMostlyRejectedAndChangesNothing) {
+    // A random-weight model with the same vocabulary size drafts nonsense: both K/V caches roll
+    // back nearly every step.
+    EngineConfig c = spec_config(0, 3);
+    c.speculative_model = std::string(KITE_SHARED_DIR) + "/reference/qwen3";
+    const EngineStats s = run_stories(c, 40);
+    EXPECT_GT(s.spec_num_draft_tokens, 100);
+    EXPECT_LT(s.spec_num_accepted_tokens, s.spec_num_draft_tokens / 2);
+}
+
+TEST(SpecEngine, DraftModelUnderPreemptionAndASmallBudget) {
+    EngineConfig c = spec_config(0, 5);
+    c.speculative_model = stories_dir();
+    c.block_size = 4;
+    c.num_kv_blocks = 36;
+    c.max_num_batched_tokens = 24;  // drafts are cut to the budget left
+    const EngineStats s = run_stories(c, 50);
+    EXPECT_GT(s.num_preemptions, 0);
+    EXPECT_GT(s.spec_num_accepted_tokens, 0);
+}
+
 TEST(SpecEngine, BadSpeculativeConfigsAreRefusedWithTheFlagName) {
     EngineConfig c;
     c.num_kv_blocks = 16;
@@ -248,6 +280,15 @@ TEST(SpecEngine, BadSpeculativeConfigsAreRefusedWithTheFlagName) {
     e = Engine::create(stories_model(), stories_tokenizer(), c);
     ASSERT_FALSE(e.ok());
     EXPECT_NE(e.status().message().find("--speculative-model"), std::string::npos);
+    // Another tokenizer: the vocabularies differ.
+    auto d = DraftModelDrafter::create(stories_model(), stories_model()->config().vocab_size + 1, 8, 4);
+    ASSERT_FALSE(d.ok());
+    EXPECT_NE(d.status().message().find("vocabulary"), std::string::npos) << d.status().message();
+    c.speculative_model = stories_dir();
+    c.speculative_ngram = 2;
+    e = Engine::create(stories_model(), stories_tokenizer(), c);
+    ASSERT_FALSE(e.ok());
+    EXPECT_NE(e.status().message().find("at most one"), std::string::npos);
 }
 
 }  // namespace
