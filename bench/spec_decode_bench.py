@@ -16,16 +16,22 @@ import sys
 import time
 import urllib.request
 
-CODE = '''def total_price(items, tax):
-    result = 0
-    for item in items:
-        result += item.price * item.count
-    result = result * (1 + tax)
-    return round(result, 2)
-'''
+RECORD = """{
+  "id": 1042,
+  "name": "Alice Smith",
+  "age": 30,
+  "email": "alice.smith@example.com",
+  "address": {"street": "12 Rue de Rivoli", "city": "Paris", "zip": "75001", "country": "France"},
+  "skills": ["python", "sql", "docker", "kubernetes", "terraform"],
+  "projects": [
+    {"name": "billing", "role": "lead", "since": 2019},
+    {"name": "search", "role": "developer", "since": 2021}
+  ],
+  "active": true
+}"""
 PROMPTS = {
-    "code-edit": "Rename the variable `result` to `total` in this Python function and print the whole "
-                 "function again, nothing else:\n\n" + CODE,
+    # An edit of a document: the answer repeats most of the input (what prompt lookup is for).
+    "code-edit": "Change the age to 31 in this JSON and output the whole JSON:\n\n" + RECORD,
     "chat": "Tell me a short story about a robot who learns to paint.",
 }
 
