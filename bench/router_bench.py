@@ -139,11 +139,16 @@ def main():
     p.add_argument("--backends", type=int, default=3)
     p.add_argument("--output-len", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--only", choices=["all", "split"], default="all",
+                   help="split: only the frontend/backend split measurement")
     args = p.parse_args()
     rng = random.Random(args.seed)
     rows = []
     systems = [f"System {i}: " + " ".join(rng.choice(WORDS) for _ in range(120)) for i in range(10)]
 
+    if args.only == "split":
+        split(args, rng, rows)
+        return print_table(rows)
     backends = [backend(args) for _ in range(args.backends)]
     try:
         for policy in ("round-robin", "least-load", "prefix-cache"):
@@ -201,6 +206,33 @@ def main():
             for b in bs:
                 b.stop()
 
+    split(args, rng, rows)
+    print_table(rows)
+
+
+def split(args, rng, rows):
+    """Frontend/backend split: backend CPU seconds per request for long text prompts (200 words, about 260
+    tokens, 1 output token) routed as text vs tokenized by the router (--tokenizer)."""
+    for mode in ("text", "router-tokenizes"):
+        b = backend(args)
+        extra = ["--tokenizer", args.model] if mode != "text" else []
+        port = free_port()
+        cmd = [args.kite, "router", "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--backend", b.url] + extra
+        r = Proc(cmd, f"http://127.0.0.1:{port}/health")
+        r.url = f"http://127.0.0.1:{port}"
+        try:
+            bodies = [body_random(rng, 200, 1) for _ in range(300)]
+            cpu_b, cpu_r = b.cpu_s(), r.cpu_s()
+            res = asyncio.run(load(r.url, bodies, 16))
+            res["backend_cpu_ms_per_req"] = 1e3 * (b.cpu_s() - cpu_b) / len(bodies)
+            res["router_cpu_ms_per_req"] = 1e3 * (r.cpu_s() - cpu_r) / len(bodies)
+            emit(rows, workload=f"split-{mode}", policy="round-robin", concurrency=16, **res)
+        finally:
+            r.stop()
+            b.stop()
+
+
+def print_table(rows):
     print("\n| workload | policy | conc. | ok / failed | req/s | out tok/s | TTFT p50 / p99 (ms) | cached ratio | notes |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
@@ -209,6 +241,8 @@ def main():
             notes = f"+{row['added_ttft_p50_ms']:.2f} ms TTFT p50; {row['router_cpu_us_per_token']:.1f} us router CPU/token"
         if row["workload"] == "kill-one-backend":
             notes = f"{row['cut_mid_stream']} cut mid-stream"
+        if row["workload"].startswith("split-"):
+            notes = f"backend CPU {row['backend_cpu_ms_per_req']:.2f} ms/req, router CPU {row['router_cpu_ms_per_req']:.2f} ms/req"
         print(f"| {row['workload']} | {row['policy']} | {row['concurrency']} | {row['ok']} / {row['failed']} | "
               f"{row['req_s']:.1f} | {row['out_tok_s']:.0f} | {row['ttft_p50_ms']:.1f} / {row['ttft_p99_ms']:.1f} | "
               f"{row['cached_ratio']:.2f} | {notes} |")

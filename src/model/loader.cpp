@@ -9,6 +9,7 @@
 #include "model/gguf_tokenizer.h"
 #include "model/registry.h"
 #include "model/weight_source.h"
+#include "ops/ops.h"
 
 namespace kite {
 
@@ -78,6 +79,11 @@ Result<Checkpoint> load_checkpoint(const std::string& path, const LoadOptions& o
         return unimplemented(src + ": architecture " + name + " is not supported (supported: " +
                              supported_architectures() + ")");
     KITE_ASSIGN_OR_RETURN(DecoderSpec spec, arch->describe(j, src));
+    for (const LayerSpec& layer : spec.layers) {  // an unknown activation names the config, not a layer
+        if (layer.make_ffn) continue;
+        auto act = ops::activation_from_name(layer.mlp.act);
+        if (!act.ok()) return Status(act.status().code(), src + ": " + act.status().message());
+    }
     spec.config.architecture = name;
     if (spec.config.model_type.empty()) spec.config.model_type = arch->model_type;
     Checkpoint c;

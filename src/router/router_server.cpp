@@ -9,7 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/gguf_tokenizer.h"
 #include "server/errors.h"
+#include "tokenizer/tokenizer.h"
 #include "server/http_client.h"
 
 namespace kite::router {
@@ -110,6 +112,33 @@ RouteKey route_key_for(const std::string& path, const std::string& body, int pre
     return key;
 }
 
+std::optional<std::string> pretokenize_body(const Tokenizer& tok, const std::string& path, const std::string& body) {
+    // The native API takes text prompts only, and chat prompts need the backend's template: only
+    // OpenAI completions carry token ids.
+    if (path != "/v1/completions" || body.empty() || json_depth(body) > 64) return std::nullopt;
+    json j = json::parse(body, nullptr, false);
+    if (!j.is_object() || (j.contains("echo") && j["echo"] == true)) return std::nullopt;
+    bool changed = false;
+    auto encode = [&](json& v) -> bool {
+        auto ids = tok.encode(v.get<std::string>(), /*add_special_tokens=*/true);
+        if (!ids.ok() || ids->empty()) return false;  // the backend reports the error itself
+        v = *ids;
+        return changed = true;
+    };
+    if (j.contains("prompt")) {
+        json& p = j["prompt"];
+        if (p.is_string()) {
+            if (!encode(p)) return std::nullopt;
+        } else if (p.is_array() && !p.empty() && p.front().is_string()) {
+            for (json& e : p) {
+                if (!e.is_string() || !encode(e)) return std::nullopt;
+            }
+        }
+    }
+    if (!changed) return std::nullopt;
+    return j.dump();
+}
+
 namespace {
 
 struct Router {
@@ -117,6 +146,9 @@ struct Router {
     BackendPool pool;
     std::atomic<int> in_flight{0};
     std::atomic<int64_t> retries{0}, no_backend{0}, cut_off{0};
+
+    std::shared_ptr<Tokenizer> tokenizer;  // set with --tokenizer (frontend/backend split)
+    std::atomic<int64_t> pretokenized{0};
 
     explicit Router(const RouterOptions& o) : opts(o), pool(o.policy, o.heartbeat) {}
 
@@ -134,6 +166,8 @@ std::string Router::metrics() const {
     s += "kite_router_retries_total " + std::to_string(retries.load()) + "\n";
     s += "# HELP kite_router_no_backend_total Requests answered 503 for want of a healthy backend.\n# TYPE kite_router_no_backend_total counter\n";
     s += "kite_router_no_backend_total " + std::to_string(no_backend.load()) + "\n";
+    s += "# HELP kite_router_pretokenized_total Requests whose text prompts the router tokenized.\n# TYPE kite_router_pretokenized_total counter\n";
+    s += "kite_router_pretokenized_total " + std::to_string(pretokenized.load()) + "\n";
     s += "# HELP kite_router_cut_off_total Streams whose backend failed after the first byte.\n# TYPE kite_router_cut_off_total counter\n";
     s += "kite_router_cut_off_total " + std::to_string(cut_off.load()) + "\n";
     return s;
@@ -203,6 +237,12 @@ void Router::forward(HttpRequest req, std::shared_ptr<Exchange> ex) {
     out.method = req.method;
     out.target = req.target;
     out.body = req.body;
+    if (tokenizer && req.method == "POST") {
+        if (auto ids_body = pretokenize_body(*tokenizer, req.path, req.body)) {
+            out.body = std::move(*ids_body);
+            pretokenized++;
+        }
+    }
     for (const char* h : {"authorization", "content-type", "accept", "x-request-id"}) {
         const std::string v = req.header(h);
         if (!v.empty()) out.headers.emplace_back(h, v);
@@ -285,6 +325,14 @@ void Router::forward(HttpRequest req, std::shared_ptr<Exchange> ex) {
 
 int run_router(const RouterOptions& options) {
     Router router(options);
+    if (!options.tokenizer_path.empty()) {
+        auto tok = load_model_tokenizer(options.tokenizer_path);
+        if (!tok.ok()) {
+            std::fprintf(stderr, "kite router: --tokenizer: %s\n", tok.status().message().c_str());
+            return 1;
+        }
+        router.tokenizer = *tok;
+    }
     for (const std::string& url : options.backends) {
         auto id = router.pool.add(url);
         if (!id.ok()) {

@@ -4,11 +4,16 @@
 // its backend fails before answering; once a byte has reached the client it is not retried.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "router/backend_pool.h"
 #include "server/http_server.h"
+
+namespace kite {
+class Tokenizer;
+}
 
 namespace kite::router {
 
@@ -21,6 +26,10 @@ struct RouterOptions {
     int prefix_bytes = 256;        // bytes of the prompt that key prefix-cache routing
     int64_t drain_timeout_s = 600; // on SIGTERM, wait this long for requests in flight
     bool access_log = true;        // one line per forwarded request on stderr
+    // Frontend/backend split: with a tokenizer (a model folder, .gguf or tokenizer.json, the same
+    // the backends serve), text prompts of /v1/completions are tokenized here
+    // and sent as token ids, so backends spend no CPU on text.
+    std::string tokenizer_path;
 };
 
 // Returns the process exit code; errors are printed as one line on stderr.
@@ -28,5 +37,9 @@ int run_router(const RouterOptions& options);
 
 // What the router reads of a request body to route it (exposed for tests).
 RouteKey route_key_for(const std::string& path, const std::string& body, int prefix_bytes);
+
+// The body with its text prompts replaced by token ids (as the backend would encode them: special
+// tokens added), or nullopt when it has none to replace or must go as sent (echo, unparsable).
+std::optional<std::string> pretokenize_body(const Tokenizer& tok, const std::string& path, const std::string& body);
 
 }  // namespace kite::router

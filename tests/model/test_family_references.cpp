@@ -148,6 +148,19 @@ TEST_P(FamilyOption, LogitsAndGreedyMatchTransformers) {
     check_against_reference(dir, dir);
 }
 
+// Option cases as GGUF (tests/py/test_gguf_families.py writes those llama.cpp's metadata can express).
+class GgufFamilyOption : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GgufFamilyOption, GgufMatchesTransformers) {
+    const char* dir = std::getenv("KITE_GGUF_FAMILIES_DIR");
+    if (dir == nullptr) GTEST_SKIP() << "run through tests/py/test_gguf_families.py";
+    check_against_reference(std::string(KITE_SOURCE_DIR) + "/tests/data/families/" + GetParam(),
+                            std::string(dir) + "/" + GetParam() + ".gguf");
+}
+
+INSTANTIATE_TEST_SUITE_P(Options, GgufFamilyOption,
+                         ::testing::Values("phi3_longrope", "falcon_new_arch", "gpt_neox_sequential"));
+
 INSTANTIATE_TEST_SUITE_P(Options, FamilyOption,
                          ::testing::Values("phi3_longrope", "falcon_new_arch", "falcon_new_arch_one_norm",
                                            "falcon_sequential_mha", "falcon_alibi", "gpt_neox_sequential",

@@ -46,15 +46,32 @@ def free_port():
         return s.getsockname()[1]
 
 
-class KiteServer:
-    """`kite serve` on stories260K in a child process; stderr (the access log) goes to a file."""
+# KITE_VIA_ROUTER=1 runs the same suites against `kite router` over two `kite serve` backends
+# (tests/CMakeLists.txt registers the OpenAI and native suites that way too).
+VIA_ROUTER = os.environ.get("KITE_VIA_ROUTER") == "1"
 
-    def __init__(self, *extra_args, env=None, log_name="server"):
+
+class KiteServer:
+    """`kite serve` on stories260K in a child process; stderr (the access log) goes to a file.
+    With KITE_VIA_ROUTER=1: two such backends behind a `kite router`, whose address is `base`."""
+
+    def __init__(self, *extra_args, env=None, log_name="server", direct=False):
+        self.backends = []
+        if VIA_ROUTER and not direct:
+            self.backends = [KiteServer(*extra_args, env=env, log_name=f"{log_name}_b{i}", direct=True) for i in range(2)]
+            cmd = [KITE_BINARY, "router", "--host", "127.0.0.1", "--health-interval-ms", "200"]
+            for b in self.backends:
+                cmd += ["--backend", b.base]
+            self._start(cmd, env, log_name + "_router")
+            return
+        cmd = [KITE_BINARY, "serve", "--model", MODEL_DIR, "--host", "127.0.0.1"] + list(extra_args)
+        self._start(cmd, env, log_name)
+
+    def _start(self, cmd, env, log_name):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"kite_{log_name}_{self.port}.log")
-        cmd = [KITE_BINARY, "serve", "--model", MODEL_DIR, "--host", "127.0.0.1", "--port", str(self.port)]
-        cmd += list(extra_args)
+        cmd = cmd + ["--port", str(self.port)]
         full_env = dict(os.environ)
         full_env.update(env or {})
         self.log = open(self.log_path, "w")
@@ -65,7 +82,7 @@ class KiteServer:
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"kite serve exited with {self.proc.returncode}: {self.log_text()}")
+                raise RuntimeError(f"{self.proc.args[1]} exited with {self.proc.returncode}: {self.log_text()}")
             try:
                 with urllib.request.urlopen(self.base + "/health", timeout=2) as r:
                     if r.status == 200:
@@ -89,7 +106,8 @@ class KiteServer:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
-        return self.proc.returncode
+        codes = [self.proc.returncode] + [b.stop(sig, timeout) for b in self.backends]
+        return next((c for c in codes if c != 0), 0)
 
     def metrics(self):
         """The Prometheus exposition as {"name{labels}": value}."""

@@ -10,16 +10,17 @@ import json
 import os
 import subprocess
 
+import gguf  # scripts/setup.sh installs it; a missing package fails the test rather than skipping it
 import numpy as np
-import pytest
-
-gguf = pytest.importorskip("gguf")
-safetensors_numpy = pytest.importorskip("safetensors.numpy")
 
 KITE = os.environ.get("KITE_BINARY", "build/kite")
 SHARED = os.environ.get("KITE_SHARED_DIR", "../shared")
 TEST_MODEL = os.path.join(os.path.dirname(os.path.abspath(KITE)), "tests", "test_model")
 
+SRC = os.environ.get("KITE_SOURCE_DIR", os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+# Option cases of tests/data/families that llama.cpp's metadata can express (not gemma3_scaled_rope:
+# GGUF has no key for a query_pre_attn_scalar other than head_dim).
+OPTIONS = {"phi3_longrope": "PHI3", "falcon_new_arch": "FALCON", "gpt_neox_sequential": "GPTNEOX"}
 ARCH = {"phi3": "PHI3", "gemma2": "GEMMA2", "gemma3": "GEMMA3", "glm4": "GLM4", "starcoder2": "STARCODER2",
         "phi": "PHI2", "gpt_neox": "GPTNEOX", "falcon": "FALCON", "gpt_bigcode": "STARCODER", "bloom": "BLOOM"}
 
@@ -61,11 +62,15 @@ def falcon_groups_to_concat(t, heads, kv):
     return np.concatenate([q, k, v])
 
 
-def write_gguf(name, out_path):
-    folder = os.path.join(SHARED, "families", name)
+def write_gguf(case, out_path):
+    option = case in OPTIONS
+    folder = os.path.join(SRC, "tests", "data", "families", case) if option else os.path.join(SHARED, "families", case)
+    name = {"PHI3": "phi3", "FALCON": "falcon", "GPTNEOX": "gpt_neox", "GEMMA3": "gemma3"}[OPTIONS[case]] if option else case
     cfg = json.load(open(os.path.join(folder, "config.json")))
+    rope = cfg.get("rope_parameters") or {}
+    full_rope = rope.get("full_attention", rope)  # Gemma 3 nests them per layer type
     tensors = load_f32(os.path.join(folder, "model.safetensors"))
-    arch = getattr(gguf.MODEL_ARCH, ARCH[name])
+    arch = getattr(gguf.MODEL_ARCH, OPTIONS[case] if option else ARCH[name])
     arch_name = gguf.MODEL_ARCH_NAMES[arch]
     hidden = cfg.get("hidden_size", cfg.get("n_embd"))
     layers = cfg.get("num_hidden_layers", cfg.get("n_layer"))
@@ -92,8 +97,8 @@ def write_gguf(name, out_path):
     for key in ("layer_norm_eps", "layer_norm_epsilon", "norm_epsilon"):
         if key in cfg:
             w.add_layer_norm_eps(cfg[key])
-    w.add_rope_freq_base(cfg.get("rope_theta", cfg.get("rotary_emb_base", 10000.0)))
-    partial = cfg.get("partial_rotary_factor", cfg.get("rotary_pct", 1.0))
+    w.add_rope_freq_base(cfg.get("rope_theta", cfg.get("rotary_emb_base", full_rope.get("rope_theta", 10000.0))))
+    partial = cfg.get("partial_rotary_factor", cfg.get("rotary_pct", rope.get("partial_rotary_factor", 1.0)))
     w.add_rope_dimension_count(int(head_dim * partial))
     w.add_bos_token_id(cfg["bos_token_id"])
     w.add_eos_token_id(cfg["eos_token_id"])
@@ -104,7 +109,22 @@ def write_gguf(name, out_path):
         w.add_final_logit_softcapping(cfg["final_logit_softcapping"])
     if name == "gemma3":
         w.add_sliding_window_pattern([t == "sliding_attention" for t in cfg["layer_types"]])
-        w.add_rope_freq_base_swa(cfg["rope_local_base_freq"])
+        w.add_rope_freq_base_swa(cfg.get("rope_local_base_freq") or rope["sliding_attention"]["rope_theta"])
+        for key in ("attn_logit_softcapping", "final_logit_softcapping"):
+            if cfg.get(key):
+                getattr(w, "add_" + key)(cfg[key])
+        if full_rope.get("rope_type") == "linear":
+            w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+            w.add_rope_scaling_factor(full_rope["factor"])
+    if name == "phi3" and rope.get("rope_type") == "longrope":
+        # convert_hf_to_gguf's Phi-3: factors as tensors, the trained context, the cos/sin scale.
+        import math
+        orig, top = cfg["original_max_position_embeddings"], cfg["max_position_embeddings"]
+        scale = top / orig
+        w.add_rope_scaling_attn_factors(math.sqrt(1 + math.log(scale) / math.log(orig)) if scale > 1 else 1.0)
+        w.add_rope_scaling_orig_ctx_len(orig)
+        w.add_tensor("rope_factors_long.weight", np.array(rope["long_factor"], dtype=np.float32))
+        w.add_tensor("rope_factors_short.weight", np.array(rope["short_factor"], dtype=np.float32))
     if name == "gpt_neox":
         w.add_parallel_residual(cfg.get("use_parallel_residual", True))
 
@@ -128,11 +148,11 @@ def write_gguf(name, out_path):
 
 def test_gguf_families_match_transformers(tmp_path):
     assert os.path.exists(TEST_MODEL), f"build test_model first ({TEST_MODEL})"
-    for name in ARCH:
-        write_gguf(name, str(tmp_path / f"{name}.gguf"))
+    for case in list(ARCH) + list(OPTIONS):
+        write_gguf(case, str(tmp_path / f"{case}.gguf"))
     env = dict(os.environ, KITE_GGUF_FAMILIES_DIR=str(tmp_path))
-    p = subprocess.run([TEST_MODEL, "--gtest_filter=*Family.GgufMatchesTransformers*", "--gtest_color=no"],
+    p = subprocess.run([TEST_MODEL, "--gtest_filter=*Family*.GgufMatchesTransformers*", "--gtest_color=no"],
                        capture_output=True, text=True, timeout=600, env=env)
     assert p.returncode == 0, p.stdout[-4000:] + p.stderr[-2000:]
-    assert f"[  PASSED  ] {len(ARCH)} tests." in p.stdout, p.stdout[-2000:]
+    assert f"[  PASSED  ] {len(ARCH) + len(OPTIONS)} tests." in p.stdout, p.stdout[-2000:]
     assert "SKIPPED" not in p.stdout

@@ -153,9 +153,11 @@ def test_api_key():
 def test_concurrency_limit_429():
     srv = KiteServer("--concurrency-limit", "1", "--no-access-log", log_name="limit")
     try:
-        # Hold the only slot with a long stream, read its first event, then ask again.
+        # Hold the only slot with a long stream (128 samples x 480 tokens: seconds of work, where one
+        # sample alone ends in ~50 ms on an idle machine), read its first event, then ask again.
         with socket.create_connection(("127.0.0.1", srv.port), timeout=30) as s:
-            body = json.dumps({"prompt": "Once", "max_tokens": 480, "stream": True, "ignore_eos": True}).encode()
+            body = json.dumps({"prompt": "Once", "max_tokens": 480, "n": 128, "stream": True,
+                               "ignore_eos": True}).encode()
             s.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                       b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
             first = s.recv(4096)

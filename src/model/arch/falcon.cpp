@@ -13,7 +13,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/dtype.h"
 #include "io/gguf.h"
 #include "model/config_fields.h"
 #include "model/registry.h"
@@ -79,13 +78,9 @@ Result<DecoderSpec> describe(const nlohmann::json& j, const std::string& src) {
         r.max_position_embeddings = c.max_position_embeddings;
         d.rope.push_back(r);
     }
-    // transformers' eager attention adds Falcon's ALiBi twice: once inside the scores before the
-    // 1/sqrt(d) scale, once more through the mask (also divided by sqrt(d)); its slopes are bf16.
-    std::vector<float> slopes;
-    if (alibi) {
-        slopes = ops::alibi_slopes(c.num_heads);
-        for (float& s : slopes) s = 2.0f * bf16_to_f32(f32_to_bf16(s)) / std::sqrt(static_cast<float>(c.head_dim));
-    }
+    // transformers' eager attention adds Falcon's ALiBi (bf16 slope x position, rounded to bf16)
+    // twice: inside the scores before the 1/sqrt(d) scale and once more through the causal mask.
+    const std::vector<float> slopes = alibi ? ops::alibi_slopes(c.num_heads) : std::vector<float>{};
     const int64_t H = c.hidden_size, I = c.intermediate_size, D = c.head_dim;
     for (int l = 0; l < c.num_layers; ++l) {
         const std::string p = "transformer.h." + std::to_string(l) + ".";
@@ -109,6 +104,7 @@ Result<DecoderSpec> describe(const nlohmann::json& j, const std::string& src) {
         a.o = LinearSpec::of({p + "self_attention.dense"}, {H}, H, bias);
         a.rope = alibi ? -1 : 0;
         a.alibi_slopes = slopes;
+        a.alibi_falcon_bf16 = alibi;
         L.mlp.gated = false;
         L.mlp.act = c.hidden_act;
         L.mlp.up = LinearSpec::of({p + "mlp.dense_h_to_4h"}, {I}, H, bias);
@@ -133,9 +129,13 @@ constexpr GgufArch::NamePair kLayer[] = {
     {"ln_mlp.weight", "attn_norm.weight"},       // and attn_norm the MLP
     {"ln_mlp.bias", "attn_norm.bias"},
     {"self_attention.query_key_value.weight", "attn_qkv.weight"},
+    {"self_attention.query_key_value.bias", "attn_qkv.bias"},
     {"self_attention.dense.weight", "attn_output.weight"},
+    {"self_attention.dense.bias", "attn_output.bias"},
     {"mlp.dense_h_to_4h.weight", "ffn_up.weight"},
+    {"mlp.dense_h_to_4h.bias", "ffn_up.bias"},
     {"mlp.dense_4h_to_h.weight", "ffn_down.weight"},
+    {"mlp.dense_4h_to_h.bias", "ffn_down.bias"},
 };
 
 // llama.cpp's falcon graph: parallel attention; one K/V head = the 7B layout, else the grouped
@@ -148,7 +148,7 @@ Status gguf_config(const GgufFile& f, nlohmann::json& cfg) {
     cfg["multi_query"] = kv == 1;
     cfg["num_kv_heads"] = kv;
     cfg["parallel_attn"] = true;
-    cfg["bias"] = false;
+    cfg["bias"] = f.find_tensor("blk.0.attn_qkv.bias") != nullptr;
     if (cfg.contains("layer_norm_eps")) cfg["layer_norm_epsilon"] = cfg["layer_norm_eps"];
     if (cfg.contains("intermediate_size")) cfg["ffn_hidden_size"] = cfg["intermediate_size"];
     return Status::ok();

@@ -34,8 +34,13 @@ Status nested_rope(const nlohmann::json& r, const std::string& where, float thet
 }
 
 Result<DecoderSpec> describe(const nlohmann::json& j, const std::string& src) {
+    bool bidirectional = false;
+    KITE_RETURN_IF_ERROR(config::read_bool(j, {"use_bidirectional_attention"}, src, bidirectional));
+    if (bidirectional)
+        return unimplemented(src + ": use_bidirectional_attention (Gemma 3 as an encoder) is not supported; kite runs "
+                                   "causal decoders");
     int pattern = 6;
-    KITE_RETURN_IF_ERROR(config::read_int(j, {"sliding_window_pattern"}, src, pattern, false, 1));
+    KITE_RETURN_IF_ERROR(config::read_int(j, {"sliding_window_pattern", "_sliding_window_pattern"}, src, pattern, false, 1));
     std::vector<bool> sliding;
     KITE_ASSIGN_OR_RETURN(DecoderSpec d, gemma_layout(j, src, pattern, 0.0f, 0.0f, sliding));
     const ModelConfig& c = d.config;

@@ -1,7 +1,8 @@
 // Phi3ForCausalLM (Phi-3, Phi-3.5, Phi-4-mini): the Llama layout with fused qkv_proj and
 // gate_up_proj, partial rotary, longrope scaling (short/long factors switched per sequence at
 // original_max_position_embeddings) and a sliding window on every layer when set.
-// GGUF "phi3": llama.cpp keeps the fused attn_qkv and ffn_up (gate|up) tensors.
+// GGUF "phi3": llama.cpp keeps the fused attn_qkv and ffn_up (gate|up) tensors, and longrope's
+// factors as rope_factors_short/long tensors.
 #include <nlohmann/json.hpp>
 
 #include "io/gguf.h"
@@ -66,10 +67,32 @@ constexpr GgufArch::NamePair kLayer[] = {
     {"mlp.down_proj.weight", "ffn_down.weight"},
 };
 
+// One f32 factor per rotary frequency, stored by llama.cpp as a tensor.
+Result<nlohmann::json> factor_list(const GgufFile& f, const std::string& name) {
+    KITE_ASSIGN_OR_RETURN(Tensor t, f.tensor(name));
+    if (t.dtype() != DType::kF32 || t.ndim() != 1)
+        return invalid_argument(f.path() + ": " + name + " must be a 1-D f32 tensor");
+    nlohmann::json out = nlohmann::json::array();
+    for (int64_t i = 0; i < t.numel(); ++i) out.push_back(t.data<float>()[i]);
+    return out;
+}
+
+// llama.cpp keeps longrope's factors as rope_factors_short/long tensors, the trained context as
+// rope.scaling.original_context_length and the cos/sin scale as rope.scaling.attn_factor.
 Status gguf_config(const GgufFile& f, nlohmann::json& cfg) {
-    // llama.cpp stores longrope factors as tensors (rope_factors_long/short); kite reads none of them yet.
-    if (f.find_tensor("rope_factors_long.weight") != nullptr)
-        return unimplemented(f.path() + ": Phi-3 longrope factors in GGUF (rope_factors_long.weight) are not supported yet");
+    if (f.find_tensor("rope_factors_long.weight") == nullptr) return Status::ok();
+    nlohmann::json rs = {{"rope_type", "longrope"}};
+    KITE_ASSIGN_OR_RETURN(rs["long_factor"], factor_list(f, "rope_factors_long.weight"));
+    KITE_ASSIGN_OR_RETURN(rs["short_factor"], factor_list(f, "rope_factors_short.weight"));
+    if (f.has("phi3.rope.scaling.attn_factor")) {
+        KITE_ASSIGN_OR_RETURN(double a, f.get_float("phi3.rope.scaling.attn_factor"));
+        rs["attention_factor"] = a;
+    }
+    if (f.has("phi3.rope.scaling.original_context_length")) {
+        KITE_ASSIGN_OR_RETURN(int64_t n, f.get_int("phi3.rope.scaling.original_context_length"));
+        cfg["original_max_position_embeddings"] = n;
+    }
+    cfg["rope_scaling"] = rs;
     return Status::ok();
 }
 

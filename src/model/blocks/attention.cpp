@@ -80,6 +80,7 @@ Status AttentionBlock::forward(int layer, const Tensor& x, StepContext& ctx, Ten
     ap.sliding_window = spec_.sliding_window;
     ap.logit_softcap = spec_.softcap;
     ap.alibi_slopes = spec_.alibi_slopes;
+    ap.alibi_falcon_bf16 = spec_.alibi_falcon_bf16;
     KITE_RETURN_IF_ERROR(ops::paged_attention(q, ctx.kv.k(layer), ctx.kv.v(layer), batch.query_start,
                                               batch.context_lens, batch.block_tables, ap, attn));
     return o_.forward(attn.reshape({T, nh * D}), out);

@@ -22,6 +22,9 @@ struct AttentionSpec {
     // ALiBi (Bloom, Falcon with alibi): scores += slope_h * (key position - query position), one
     // slope per query head (ops::alibi_slopes, adjusted by the family); empty: none.
     std::vector<float> alibi_slopes;
+    // Falcon's form (ops::AttentionParams::alibi_falcon_bf16): bf16(bf16(slope) * j) added before the
+    // scale and once more after it, as transformers' Falcon does; slopes as ops::alibi_slopes gives.
+    bool alibi_falcon_bf16 = false;
 };
 
 // Row orders (LinearSpec::row_order) turning fused q/k/v layouts into [q | k | v]:
