@@ -293,3 +293,34 @@ TEST(SpecEngine, BadSpeculativeConfigsAreRefusedWithTheFlagName) {
 
 }  // namespace
 }  // namespace kite
+
+namespace kite {
+namespace {
+
+// Sampled requests verify drafts by rejection sampling: at a low temperature the target is nearly
+// greedy, so drafts the greedy run accepts are accepted about as often.
+TEST(SpecEngine, SampledRequestsAcceptDraftsAtLowTemperature) {
+    const auto cases = stories_cases();
+    auto run = [&](float temperature) {
+        auto engine = make_engine(stories_model(), stories_tokenizer(), spec_config(1, 4));
+        Collector col;
+        for (size_t i = 0; i < cases.size(); ++i) {
+            GenerationRequest r = greedy_request("c" + std::to_string(i), cases[i].prompt_ids, 120);
+            r.sampling.temperature = temperature;
+            r.sampling.seed = 11 + i;
+            EXPECT_TRUE(engine->add_request(r, col.callback()).is_ok());
+        }
+        EXPECT_TRUE(col.wait(int(cases.size())));
+        engine->shutdown(true);
+        return engine->stats();
+    };
+    const EngineStats greedy = run(0.0f), cold = run(0.05f);
+    ASSERT_GT(greedy.spec_num_draft_tokens, 0);
+    ASSERT_GT(cold.spec_num_draft_tokens, 0);
+    const double rate_greedy = double(greedy.spec_num_accepted_tokens) / double(greedy.spec_num_draft_tokens);
+    const double rate_cold = double(cold.spec_num_accepted_tokens) / double(cold.spec_num_draft_tokens);
+    EXPECT_GT(rate_cold, 0.5 * rate_greedy) << rate_cold << " vs greedy " << rate_greedy;
+}
+
+}  // namespace
+}  // namespace kite
