@@ -13,6 +13,9 @@ Result<KvCache> KvCache::create(const KvCacheShape& shape) {
                                 ", blocks " + std::to_string(shape.num_blocks) + ", block size " +
                                 std::to_string(shape.block_size) + ")");
     if (shape.dtype != DType::kF32) return unimplemented("KV cache: only f32 K/V for now");
+    if (shape.pools_per_layer != 1 && shape.pools_per_layer != 2)
+        return invalid_argument("KV cache: pools_per_layer must be 1 (latent) or 2 (K and V), got " +
+                                std::to_string(shape.pools_per_layer));
     if (shape.device == Device::kCuda) {
         std::string why;
         if (!cuda_available(&why)) return unavailable("KV cache on CUDA: " + why);
@@ -22,16 +25,26 @@ Result<KvCache> KvCache::create(const KvCacheShape& shape) {
     const std::vector<int64_t> dims = {shape.num_blocks, shape.block_size, shape.num_kv_heads, shape.head_dim};
     for (int l = 0; l < shape.num_layers; ++l) {
         kv.k_.push_back(Tensor::zeros(shape.dtype, dims, shape.device));
-        kv.v_.push_back(Tensor::zeros(shape.dtype, dims, shape.device));
+        kv.v_.push_back(shape.pools_per_layer == 2 ? Tensor::zeros(shape.dtype, dims, shape.device) : Tensor());
     }
     return kv;
+}
+
+std::vector<Tensor*> KvCache::pools(int layer) {
+    if (shape_.pools_per_layer == 1) return {&k_[layer]};
+    return {&k_[layer], &v_[layer]};
+}
+
+std::vector<const Tensor*> KvCache::pools(int layer) const {
+    if (shape_.pools_per_layer == 1) return {&k_[layer]};
+    return {&k_[layer], &v_[layer]};
 }
 
 void KvCache::copy_block(int src, int dst) {
     KITE_CHECK(src >= 0 && src < shape_.num_blocks && dst >= 0 && dst < shape_.num_blocks);
     const int64_t bytes = dtype_bytes_for(shape_.dtype, shape_.block_elems());
     for (int l = 0; l < shape_.num_layers; ++l) {
-        for (Tensor* pool : {&k_[l], &v_[l]}) {
+        for (Tensor* pool : pools(l)) {
             auto* base = static_cast<uint8_t*>(pool->raw());
             const Status st = copy_bytes(base + dst * bytes, shape_.device, base + src * bytes, shape_.device, bytes);
             KITE_CHECK_MSG(st.is_ok(), st.message());
@@ -41,10 +54,10 @@ void KvCache::copy_block(int src, int dst) {
 
 std::vector<uint8_t> KvCache::save_blocks(const std::vector<int>& blocks) const {
     const int64_t bytes = dtype_bytes_for(shape_.dtype, shape_.block_elems());
-    std::vector<uint8_t> out(blocks.size() * shape_.num_layers * 2 * bytes);
+    std::vector<uint8_t> out(blocks.size() * shape_.num_layers * shape_.pools_per_layer * bytes);
     uint8_t* dst = out.data();
     for (int l = 0; l < shape_.num_layers; ++l) {
-        for (const Tensor* pool : {&k_[l], &v_[l]}) {
+        for (const Tensor* pool : pools(l)) {
             const auto* base = static_cast<const uint8_t*>(pool->raw());
             for (int b : blocks) {
                 KITE_CHECK(b >= 0 && b < shape_.num_blocks);
@@ -59,10 +72,10 @@ std::vector<uint8_t> KvCache::save_blocks(const std::vector<int>& blocks) const 
 
 void KvCache::load_blocks(const std::vector<int>& blocks, const std::vector<uint8_t>& saved) {
     const int64_t bytes = dtype_bytes_for(shape_.dtype, shape_.block_elems());
-    KITE_CHECK(saved.size() == blocks.size() * shape_.num_layers * 2 * bytes);
+    KITE_CHECK(saved.size() == blocks.size() * shape_.num_layers * shape_.pools_per_layer * bytes);
     const uint8_t* src = saved.data();
     for (int l = 0; l < shape_.num_layers; ++l) {
-        for (Tensor* pool : {&k_[l], &v_[l]}) {
+        for (Tensor* pool : pools(l)) {
             auto* base = static_cast<uint8_t*>(pool->raw());
             for (int b : blocks) {
                 KITE_CHECK(b >= 0 && b < shape_.num_blocks);

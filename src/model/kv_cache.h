@@ -1,6 +1,7 @@
 // The K/V memory of the paged cache: per layer, K and V pools of shape
-// [num_blocks, block_size, num_kv_heads, head_dim]. kv/ only books block ids; this object owns
-// the memory, and the runner moves blocks (copy-on-write, swap to host and back).
+// [num_blocks, block_size, num_kv_heads, head_dim] (or a single pool, for multi-head latent
+// attention). kv/ only books block ids; this object owns the memory, and the runner moves blocks
+// (copy-on-write, swap to host and back).
 #pragma once
 
 #include <cstdint>
@@ -19,10 +20,13 @@ struct KvCacheShape {
     int head_dim = 0;
     DType dtype = DType::kF32;
     Device device = Device::kCpu;  // kCuda: the pools live in GPU memory (a KITE_CUDA build)
+    // 2: a K and a V pool per layer. 1: the K pool alone, for models that cache one row per token
+    // (multi-head latent attention: the latent and the rotary key, num_kv_heads 1); v() is undefined.
+    int pools_per_layer = 2;
 
     int64_t block_elems() const { return int64_t(block_size) * num_kv_heads * head_dim; }
-    // Bytes one block takes over all layers, K and V.
-    int64_t bytes_per_block() const { return 2 * num_layers * dtype_bytes_for(dtype, block_elems()); }
+    // Bytes one block takes over all layers and pools.
+    int64_t bytes_per_block() const { return pools_per_layer * num_layers * dtype_bytes_for(dtype, block_elems()); }
 };
 
 class KvCache {
@@ -40,6 +44,8 @@ public:
     void load_blocks(const std::vector<int>& blocks, const std::vector<uint8_t>& saved);
 
 private:
+    std::vector<Tensor*> pools(int layer);
+    std::vector<const Tensor*> pools(int layer) const;
     KvCacheShape shape_;
     std::vector<Tensor> k_, v_;
 };

@@ -56,6 +56,7 @@ KvCacheShape Model::kv_shape(int num_blocks, int block_size) const {
     s.block_size = block_size;
     s.num_kv_heads = config().num_kv_heads;
     s.head_dim = config().head_dim;
+    s.pools_per_layer = config().kv_pools_per_layer;
     s.device = device();  // a CUDA model gets its KV pools on the GPU with no change at call sites
     return s;
 }

@@ -58,6 +58,9 @@ struct ModelConfig {
     std::vector<int> eos_token_ids;
     int pad_token_id = -1;
     std::string torch_dtype;       // as declared by the checkpoint
+    // KV pools per layer (KvCacheShape::pools_per_layer): 2 = K and V; 1 = one latent row per token
+    // (multi-head latent attention sets num_kv_heads 1, head_dim kv_lora_rank + qk_rope_head_dim).
+    int kv_pools_per_layer = 2;
 };
 
 // Defaults a checkpoint's generation_config.json suggests; fields absent there stay unset (<0 / empty).

@@ -21,6 +21,11 @@ namespace kite {
     KITE_ARCH(kFalconArch)            \
     KITE_ARCH(kGptBigCodeArch)        \
     KITE_ARCH(kBloomArch)             \
+    KITE_ARCH(kMixtralArch)           \
+    KITE_ARCH(kQwen2MoeArch)          \
+    KITE_ARCH(kQwen3MoeArch)          \
+    KITE_ARCH(kDeepseekV2Arch)        \
+    KITE_ARCH(kDeepseekV3Arch)        \
     /* one line per architecture, above */
 
 #define KITE_DECLARE_ARCH(name) extern const ArchDef name;

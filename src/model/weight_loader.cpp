@@ -117,6 +117,10 @@ Result<Tensor> WeightLoader::table(const std::string& name, int64_t rows, int64_
     return fetch(name, {rows, cols}, /*allow_quantized=*/true);
 }
 
+Result<Tensor> WeightLoader::tensor(const std::string& name, const std::vector<int64_t>& shape) {
+    return fetch(name, shape, /*allow_quantized=*/true);
+}
+
 Result<Tensor> WeightLoader::vector_f32(const std::vector<std::string>& names, const std::vector<int64_t>& sizes) {
     int64_t total = 0;
     for (int64_t s : sizes) total += s;

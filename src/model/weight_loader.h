@@ -26,6 +26,8 @@ public:
     Result<Tensor> table(const std::string& name, int64_t rows, int64_t cols);
     // Always f32 (norm weights, biases); several names are concatenated.
     Result<Tensor> vector_f32(const std::vector<std::string>& names, const std::vector<int64_t>& sizes);
+    // One tensor of any shape (stacked experts [E, rows, in]); f32, or GGUF blocks with keep_quantized.
+    Result<Tensor> tensor(const std::string& name, const std::vector<int64_t>& shape);
 
 private:
     Result<Tensor> fetch(const std::string& name, const std::vector<int64_t>& shape, bool allow_quantized);

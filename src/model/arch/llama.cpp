@@ -51,7 +51,9 @@ Result<Tensor> llama_gguf_unpermute_qk(const GgufFile& file, const nlohmann::jso
     return out;
 }
 
-const GgufArch kLlamaGguf{"llama", kLlamaGgufGlobals, "model.layers.", kLlamaGgufLayer, nullptr,
+Status llama_gguf_experts(const GgufFile& f, nlohmann::json& cfg);  // arch/mixtral.cpp: Mixtral stored as "llama"
+
+const GgufArch kLlamaGguf{"llama", kLlamaGgufGlobals, "model.layers.", kLlamaGgufLayer, &llama_gguf_experts,
                           &llama_gguf_unpermute_qk};
 extern const ArchDef kLlamaArch{"LlamaForCausalLM", "llama", &describe, &kLlamaGguf};
 

@@ -76,6 +76,9 @@ public:
     // x: [T, hidden] normed input; out: [T, hidden].
     virtual Status forward(const Tensor& x, StepContext& ctx, Tensor& out) = 0;
     virtual void tensors(TensorList& out) = 0;
+    // Bytes of weights one decoded token reads when that is less than all of tensors() (a mixture
+    // of experts reads its router, shared experts and top_k routed experts); -1: all of them.
+    virtual int64_t active_bytes_per_token() { return -1; }
 };
 
 // Factories an architecture can put in a LayerSpec to replace the default blocks.

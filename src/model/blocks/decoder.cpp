@@ -157,6 +157,15 @@ int64_t DecoderModel::weight_bytes_per_step() const {
     int64_t bytes = lm_head_.t.nbytes();
     for (const Tensor* t : layer_tensors())
         if (t->defined()) bytes += t->nbytes();
+    for (const Layer& L : layers_) {  // a sparse feed-forward counts what one token reads
+        const int64_t active = L.ffn->active_bytes_per_token();
+        if (active < 0) continue;
+        TensorList f;
+        L.ffn->tensors(f);
+        for (const Tensor* t : f)
+            if (t->defined()) bytes -= t->nbytes();
+        bytes += active;
+    }
     return bytes;
 }
 

@@ -39,7 +39,7 @@ const GgufArch::NamePair kLlamaGgufGlobals[3] = {
     {"lm_head.weight", "output.weight"},
 };
 
-const GgufArch::NamePair kLlamaGgufLayer[15] = {
+const GgufArch::NamePair kLlamaGgufLayer[19] = {
     {"input_layernorm.weight", "attn_norm.weight"},
     {"post_attention_layernorm.weight", "ffn_norm.weight"},
     {"self_attn.q_proj.weight", "attn_q.weight"},
@@ -55,6 +55,10 @@ const GgufArch::NamePair kLlamaGgufLayer[15] = {
     {"mlp.gate_proj.weight", "ffn_gate.weight"},
     {"mlp.up_proj.weight", "ffn_up.weight"},
     {"mlp.down_proj.weight", "ffn_down.weight"},
+    {"mlp.gate.weight", "ffn_gate_inp.weight"},
+    {"mlp.experts.gate_proj", "ffn_gate_exps.weight"},
+    {"mlp.experts.up_proj", "ffn_up_exps.weight"},
+    {"mlp.experts.down_proj", "ffn_down_exps.weight"},
 };
 
 }  // namespace kite

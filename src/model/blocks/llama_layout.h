@@ -20,6 +20,8 @@ DecoderSpec llama_layout(const ModelConfig& c);
 
 // GGUF names of the Llama layout (llama.cpp's LLM_TENSOR names), shared by the families that use it.
 extern const GgufArch::NamePair kLlamaGgufGlobals[3];
-extern const GgufArch::NamePair kLlamaGgufLayer[15];
+// Also names a mixture of experts' router and per-kind expert stacks (Mixtral stored as "llama",
+// qwen3moe): "mlp.gate.weight", "mlp.experts.{gate,up,down}_proj" (model/blocks/expert_set.h).
+extern const GgufArch::NamePair kLlamaGgufLayer[19];
 
 }  // namespace kite
