@@ -8,7 +8,7 @@ APT_PACKAGES=(build-essential cmake ccache pkg-config git
   nlohmann-json3-dev libpcre2-dev libutf8proc-dev libboost-dev
   python3 python3-pip)
 # Fuzzing (docs/fuzzing.md) also needs: clang libclang-rt-14-dev
-PIP_PACKAGES=(numpy safetensors gguf openai tokenizers pytest jsonschema requests jinja2 kubernetes-validate)
+PIP_PACKAGES=(numpy safetensors gguf openai tokenizers pytest jsonschema requests jinja2 kubernetes-validate llguidance)
 
 sudo_cmd=""
 if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/lora.h"
 #include "cli/commands.h"
 #include "cli/flags.h"
 #include "cli/engine_flags.h"
@@ -43,6 +44,7 @@ void declare(Flags& f) {
     f.add("presence-penalty", "R", "OpenAI presence penalty over output tokens (0 = off)");
     f.add("frequency-penalty", "R", "OpenAI frequency penalty over output tokens (0 = off)");
     f.add("seed", "S", "random seed: the same seed gives the same output");
+    f.add("lora", "PATH", "a PEFT LoRA adapter folder applied on top of the model");
     f.add("stop", "STR", "stop string (output ends before it)", "", /*repeated=*/true);
     f.add_switch("ignore-eos", "keep generating past EOS");
     f.add_switch("keep-special-tokens", "keep special tokens (e.g. <s>) in the text");
@@ -122,6 +124,9 @@ Result<GenerationRequest> build_request(const Flags& f, const ModelSession& s, s
     r.stop = f.get_all("stop");
     r.skip_special_tokens = !f.get_switch("keep-special-tokens");
     r.stream_text = s.tokenizer != nullptr;
+    if (f.has("lora")) {
+        KITE_ASSIGN_OR_RETURN(r.lora, LoraAdapter::load(f.get_or("lora", ""), "lora"));
+    }
     if (!s.tokenizer && !r.stop.empty()) return failed_precondition("--stop needs a tokenizer, and none loaded: " + s.tokenizer_error);
     KITE_RETURN_IF_ERROR(r.sampling.validate(s.model->config().vocab_size));
     return r;

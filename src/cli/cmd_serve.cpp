@@ -33,6 +33,27 @@ Result<server::ServeOptions> options_from(const Flags& f) {
         while (p.size() > 1 && p.back() == '/') p.pop_back();
         o.config.served_model_name = p.substr(p.find_last_of('/') + 1);
     }
+    // --lora-modules NAME=PATH, repeatable; one value may also list several, comma-separated.
+    for (const std::string& v : f.get_all("lora-modules")) {
+        size_t start = 0;
+        while (start <= v.size()) {
+            const size_t comma = v.find(',', start);
+            const std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            const size_t eq = item.find('=');
+            if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+                return invalid_argument("--lora-modules: expected NAME=PATH, got '" + item + "'");
+            o.lora_modules.emplace_back(item.substr(0, eq), item.substr(eq + 1));
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+        }
+    }
+    KITE_ASSIGN_OR_RETURN(int64_t max_loras, f.get_int("max-loras", 8, 1, 4096));
+    o.max_loras = static_cast<int>(max_loras);
+    KITE_ASSIGN_OR_RETURN(int64_t max_rank, f.get_int("max-lora-rank", 64, 1, 4096));
+    o.max_lora_rank = static_cast<int>(max_rank);
+    if (static_cast<int64_t>(o.lora_modules.size()) > max_loras)
+        return invalid_argument("--lora-modules: " + std::to_string(o.lora_modules.size()) + " adapters exceed --max-loras " +
+                                std::to_string(max_loras));
     o.config.api_key = f.get_or("api-key", "");
     KITE_ASSIGN_OR_RETURN(int64_t limit, f.get_int("concurrency-limit", 0, 0, 1 << 20));
     o.config.concurrency_limit = static_cast<int>(limit);
@@ -52,6 +73,9 @@ int cmd_serve(int argc, char** argv) {
     f.add("model-type", "TYPE", "expected config.json model_type (e.g. llama); a mismatch is an error", "MODEL_TYPE");
     f.add("host", "H", "address to listen on (default 0.0.0.0)", "KITE_HOST");
     f.add("port", "P", "port to listen on (default 8088; 0 picks a free one)", "START_PORT");
+    f.add("lora-modules", "NAME=PATH", "a PEFT LoRA adapter a request selects with \"model\": NAME", "", /*repeated=*/true);
+    f.add("max-loras", "N", "LoRA adapters held at once; loading more evicts the least recently used (default 8)");
+    f.add("max-lora-rank", "R", "largest LoRA rank accepted (default 64)");
     f.add("served-model-name", "NAME", "model id in the OpenAI API (default: the model folder's name)",
           "SERVED_MODEL_NAME");
     f.add("api-key", "KEY", "require 'Authorization: Bearer KEY' on the API routes", "KITE_API_KEY");

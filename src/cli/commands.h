@@ -11,6 +11,7 @@ int cmd_bench(int argc, char** argv);            // cmd_bench.cpp
 int cmd_tokenize(int argc, char** argv);         // cmd_tokenize.cpp
 int cmd_detokenize(int argc, char** argv);       // cmd_tokenize.cpp
 int cmd_render_template(int argc, char** argv);  // cmd_render_template.cpp
+int cmd_perplexity(int argc, char** argv);       // cmd_perplexity.cpp
 
 // `kite generate --requests FILE.jsonl`: the offline batch mode (cmd_generate_batch.cpp).
 int run_generate_requests(int argc, char** argv);

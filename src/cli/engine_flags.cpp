@@ -22,6 +22,34 @@ void declare_load_flags(Flags& f) {
                  "KITE_KEEP_QUANTIZED");
     f.add_switch("dummy-weights", "random weights from config.json alone (real shapes without a checkpoint)");
     f.add("threads", "N", "CPU threads (default: all cores)", "KITE_NUM_THREADS");
+    // Quantization (docs/quantization.md).
+    f.add("quantization", "int8|int4", "quantize every linear but the output head at load, weight-only (fp8: GPU only)");
+    f.add("quant-group-size", "G", "inputs per scale: int4 default 128, int8 default one per output channel; -1: per channel");
+    f.add_switch("quant-zero-point", "with --quantization: asymmetric, a zero point per group (default symmetric)");
+    f.add("kv-cache-dtype", "auto|int8|fp8", "K/V cache storage: f32 (auto), or 8-bit codes with a scale per token and head (CPU)",
+          "KV_CACHE_DTYPE");
+}
+
+// --quantization, --quant-group-size, --quant-zero-point and --kv-cache-dtype into `lo`.
+Status quantization_from_flags(const Flags& f, LoadOptions& lo) {
+    if (auto q = f.get("quantization")) {
+        if (*q == "int8") lo.quant_bits = 8;
+        else if (*q == "int4") lo.quant_bits = 4;
+        else if (*q == "fp8") return unimplemented("--quantization fp8 needs a GPU build (no CPU FP8 path); use int8 or int4");
+        else return invalid_argument("--quantization: expected int8, int4 or fp8, got '" + *q + "'");
+    } else if (f.has("quant-group-size") || f.get_switch("quant-zero-point")) {
+        return invalid_argument("--quant-group-size and --quant-zero-point need --quantization int8|int4");
+    }
+    KITE_ASSIGN_OR_RETURN(lo.quant_group_size, f.get_int("quant-group-size", lo.quant_bits == 4 ? 128 : -1, -1, 1 << 24));
+    if (lo.quant_group_size == 0 || (lo.quant_group_size > 0 && lo.quant_group_size % 8 != 0))
+        return invalid_argument("--quant-group-size " + std::to_string(lo.quant_group_size) +
+                                ": expected a positive multiple of 8, or -1 for one scale per output channel");
+    lo.quant_zero_point = f.get_switch("quant-zero-point");
+    const std::string kvd = f.get_or("kv-cache-dtype", "auto");
+    if (kvd == "int8") lo.kv_cache_dtype = ops::KvCacheDtype::kInt8;
+    else if (kvd == "fp8" || kvd == "fp8_e4m3") lo.kv_cache_dtype = ops::KvCacheDtype::kFp8;
+    else if (kvd != "auto") return invalid_argument("--kv-cache-dtype: expected auto, int8 or fp8, got '" + kvd + "'");
+    return Status::ok();
 }
 
 Result<LoadOptions> load_options_from_flags(const Flags& f) {
@@ -31,6 +59,7 @@ Result<LoadOptions> load_options_from_flags(const Flags& f) {
     KITE_ASSIGN_OR_RETURN(lo.device, parse_device(f.get_or("device", "cpu")));
     KITE_ASSIGN_OR_RETURN(int64_t threads, f.get_int("threads", 0, 0, 4096));
     if (threads > 0) set_num_threads(static_cast<int>(threads));
+    KITE_RETURN_IF_ERROR(quantization_from_flags(f, lo));
     return lo;
 }
 

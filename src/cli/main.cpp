@@ -21,6 +21,7 @@ constexpr Command kCommands[] = {
     {"tokenize", kite::cli::cmd_tokenize, "text -> token ids (JSON lines on stdin)"},
     {"detokenize", kite::cli::cmd_detokenize, "token ids -> text (JSON lines on stdin)"},
     {"render-template", kite::cli::cmd_render_template, "render chat templates (JSON lines on stdin)"},
+    {"perplexity", kite::cli::cmd_perplexity, "perplexity of a text file, as llama.cpp's perplexity tool measures it"},
 };
 
 void print_help() {
@@ -42,6 +43,6 @@ int main(int argc, char** argv) {
         if (name == c.name) return c.run(argc - 1, argv + 1);
     }
     std::fprintf(stderr, "kite: unknown command '%s' (expected one of: generate, serve, router, bench, tokenize, "
-                         "detokenize, render-template; see kite --help)\n", argv[1]);
+                         "detokenize, render-template, perplexity; see kite --help)\n", argv[1]);
     return 2;
 }

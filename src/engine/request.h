@@ -4,13 +4,17 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "core/status.h"
+#include "engine/logits_processor.h"
 #include "engine/sampling.h"
 
 namespace kite {
+
+class LoraAdapter;
 
 enum class FinishReason { kNone, kStop, kLength, kAbort, kError };
 const char* finish_reason_name(FinishReason r);  // "stop", "length", "abort", "error"; "" for kNone
@@ -33,6 +37,8 @@ struct GenerationRequest {
     int priority = 0;                    // smaller runs first under the priority policy
     bool skip_special_tokens = true;     // for the text deltas
     bool stream_text = true;             // produce text deltas (needs a tokenizer)
+    LogitsProcessorFactory logits_processor;  // optional: constrains each sequence's tokens (not with beams)
+    std::shared_ptr<const LoraAdapter> lora;  // optional: a LoRA adapter on top of the base model
 };
 
 struct RequestTimings {

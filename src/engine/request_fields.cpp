@@ -70,19 +70,8 @@ Status parse_stream_options(const FieldValue& v, FieldContext& c) {
     if (!c.out.api.stream) return invalid_argument("stream_options: only allowed when stream is true");
     KITE_ASSIGN_OR_RETURN(auto usage, get_bool(*v.raw, "include_usage"));
     if (usage) c.out.api.include_usage = *usage;
-    return Status::ok();
-}
-
-Status parse_response_format(const FieldValue& v, FieldContext&) {
-    KITE_ASSIGN_OR_RETURN(auto type, get_string(*v.raw, "type"));
-    if (type.value_or("text") != "text")
-        return invalid_argument("response_format: type '" + *type + "' is not supported (only 'text')");
-    return Status::ok();
-}
-
-Status parse_tools(const FieldValue& v, FieldContext&) {
-    if (!v.raw->is_array()) return invalid_argument("tools: expected an array, got " + type_name(*v.raw));
-    if (!v.raw->empty()) return invalid_argument("tools: tool calling is not supported");
+    KITE_ASSIGN_OR_RETURN(auto continuous, get_bool(*v.raw, "continuous_usage_stats"));
+    if (continuous) c.out.api.continuous_usage = *continuous;
     return Status::ok();
 }
 
@@ -184,13 +173,22 @@ const std::vector<RequestField> kFields = {
      [](const FieldValue& v, FieldContext&) {
          return v.s.empty() ? Status::ok() : invalid_argument("suffix: not supported by this model");
      }},
-    {"response_format", H, FieldType::kObject, 0, 0, 0, "text", "only {\"type\": \"text\"}", parse_response_format},
-    {"tools", H, FieldType::kAny, 0, 0, 0, "none", "only an empty list (no tool calling)", parse_tools},
+    // Structured output, tools and LoRA adapters are read by the server (server/structured_output.cpp,
+    // tool_calls.cpp, lora_routes.cpp), which checks them against the loaded model; listed here so the
+    // table names every field.
+    {"response_format", O | N, FieldType::kObject, 0, 0, 0, "text", "json_object or json_schema (with strict): constrains the output", ignore},
+    {"guided_json", O | N, FieldType::kAny, 0, 0, 0, "none", "a JSON schema the output must match", ignore},
+    {"guided_regex", O | N, FieldType::kString, 0, 0, 0, "none", "a regular expression the whole output must match", ignore},
+    {"guided_choice", O | N, FieldType::kAny, 0, 0, 0, "none", "a list of strings: the output is one of them", ignore},
+    {"guided_grammar", O | N, FieldType::kString, 0, 0, 0, "none", "an EBNF (GBNF) or Lark grammar the output must match", ignore},
+    {"tools", H, FieldType::kAny, 0, 0, 0, "none", "function tools: passed to the chat template, calls parsed into tool_calls", ignore},
+    {"tool_choice", H, FieldType::kAny, 0, 0, 0, "auto", "none, auto, required or a named function", ignore},
+    {"adapter_name", N, FieldType::kString, 0, 0, 0, "none", "a loaded LoRA adapter (OpenAI APIs: \"model\")", ignore},
     {"stream", O, FieldType::kBool, 0, 0, 0, "false", "answer as server-sent events",
      [](const FieldValue& v, FieldContext& c) { c.out.api.stream = v.b; return Status::ok(); }},
     {"yield_generator", N, FieldType::kBool, 0, 0, 0, "false", "answer as server-sent events",
      [](const FieldValue& v, FieldContext& c) { c.out.api.stream = v.b; return Status::ok(); }},
-    {"stream_options", O, FieldType::kObject, 0, 0, 0, "none", "{\"include_usage\": true} adds a usage chunk; needs stream", parse_stream_options},
+    {"stream_options", O, FieldType::kObject, 0, 0, 0, "none", "{\"include_usage\": true} adds a usage chunk, continuous_usage_stats usage in every chunk; needs stream", parse_stream_options},
     {"return_incremental", N, FieldType::kBool, 0, 0, 0, "false", "stream only the new text of each event",
      [](const FieldValue& v, FieldContext& c) { c.out.api.return_incremental = v.b; return Status::ok(); }},
     {"return_input_ids", N, FieldType::kBool, 0, 0, 0, "false", "answer with the prompt's token ids",
@@ -199,7 +197,7 @@ const std::vector<RequestField> kFields = {
      [](const FieldValue& v, FieldContext& c) { c.out.api.return_output_ids = v.b; return Status::ok(); }},
     {"timeout_ms", N, FieldType::kInt, 0, static_cast<double>(INT64_MAX / 2), 0, "0 (none)", "abort after this long",
      [](const FieldValue& v, FieldContext& c) { c.out.api.timeout_ms = v.i; return Status::ok(); }},
-    {"model", O, FieldType::kString, 0, 0, 0, "the served model", "must name the served model", ignore},
+    {"model", O, FieldType::kString, 0, 0, 0, "the served model", "the served model, or a loaded LoRA adapter to apply", ignore},
     {"user", O, FieldType::kString, 0, 0, 0, "none", "accepted, unused", ignore},
 };
 

@@ -27,6 +27,7 @@ enum class ApiKind { kCompletions, kChat, kNative, kBatch };
 struct ApiOptions {
     bool stream = false;
     bool include_usage = false;       // OpenAI stream_options.include_usage
+    bool continuous_usage = false;    // stream_options.continuous_usage_stats (vLLM): usage in every chunk
     bool echo = false;                // completions
     int logprobs = -1;                // completions / batch: N; chat: top_logprobs (>= 0 when logprobs is true)
     bool max_tokens_given = false;

@@ -59,7 +59,15 @@ ForwardBatch Runner::build_forward_batch(const ScheduledBatch& batch) const {
             const int last = static_cast<int32_t>(fb.token_ids.size()) - 1;
             for (int d = static_cast<int>(e.draft.size()); d >= 0; --d) fb.logits_indices.push_back(last - d);
         }
+        int32_t lora = -1;
+        if (const LoraAdapter* a = e.request->params.lora.get()) {
+            auto it = std::find(fb.loras.begin(), fb.loras.end(), a);
+            lora = static_cast<int32_t>(it - fb.loras.begin());
+            if (it == fb.loras.end()) fb.loras.push_back(a);
+        }
+        fb.lora_ids.push_back(lora);
     }
+    if (fb.loras.empty()) fb.lora_ids.clear();
     // An empty list means "every token"; a step that samples nothing still asks for one row.
     if (fb.logits_indices.empty() && !fb.token_ids.empty()) fb.logits_indices.push_back(0);
     return fb;
@@ -92,6 +100,8 @@ void Runner::sample(const ScheduledSeq& e, float* row, SeqResult& out) {
         out.num_accepted = v.num_accepted;
         return;
     }
+    if (r.params.logits_processor && r.processors.empty())
+        for (int i = 0; i < r.params.n; ++i) r.processors.push_back(r.params.logits_processor());
     const int num = (!r.forked && r.params.n > 1) ? r.params.n : 1;
     std::vector<float> copy;
     for (int i = 0; i < num; ++i) {
@@ -100,8 +110,12 @@ void Runner::sample(const ScheduledSeq& e, float* row, SeqResult& out) {
             copy.assign(row, row + vocab);
             logits = std::span<float>(copy);
         }
-        SamplerRng& rng = *r.rngs[static_cast<size_t>(num > 1 ? i : s.index)];
+        const size_t which = static_cast<size_t>(num > 1 ? i : s.index);
+        LogitsProcessor* proc = which < r.processors.size() ? r.processors[which].get() : nullptr;
+        if (proc) proc->apply(logits);
+        SamplerRng& rng = *r.rngs[which];
         out.samples.push_back(sample_token(logits, r.params.sampling, s.prompt(), s.output(), rng));
+        if (proc) proc->accept(out.samples.back().token);
     }
 }
 

@@ -2,12 +2,19 @@
 // (see scheduler.h for the model of a step).
 #include "engine/scheduler.h"
 
+#include "model/lora.h"
+
 #include <algorithm>
 #include <unordered_set>
 
 #include "engine/scheduling_policy.h"
 
 namespace kite {
+
+namespace {
+// The prefix cache is keyed by the LoRA adapter too: its KV differs from the base model's.
+uint64_t prefix_key(const Request& r) { return r.params.lora ? r.params.lora->key() : 0; }
+}  // namespace
 
 Scheduler::Scheduler(const SchedulerConfig& config, KvCacheManager& kv) : config_(config), kv_(kv) {}
 
@@ -50,7 +57,7 @@ Scheduler::Booking Scheduler::book(Request& r, int& budget, ScheduledBatch& out)
         Plan p{i, s.num_computed_tokens, 0, !kv_.has_sequence(s.id), {}, {}};
         if (p.fresh) {
             KITE_CHECK(s.num_computed_tokens == 0);  // swapped sequences come back through swap_in
-            p.hit = kv_.find_cached_prefix(s.tokens, 0);
+            p.hit = kv_.find_cached_prefix(s.tokens, prefix_key(r));
             p.start = p.hit.num_tokens;
         }
         // Beams need no lockstep here: a beam that has its next-token row waits (nothing left to
@@ -101,6 +108,9 @@ Scheduler::Booking Scheduler::book(Request& r, int& budget, ScheduledBatch& out)
 std::vector<int32_t> Scheduler::propose_draft(const Request& r, const Sequence& s, int budget_left) {
     if (!config_.drafter || config_.num_speculative_tokens <= 0 || r.is_beam_search()) return {};
     if (r.params.n > 1 && !r.forked) return {};  // the first token forks the n samples: no drafts yet
+    // A logits processor (structured output) advances its state token by token as it samples;
+    // verifying several rows would need its state per row, so these requests do not speculate.
+    if (r.params.logits_processor) return {};
     // A step makes at most k + 1 tokens: no draft beyond what max_new_tokens or the context allow.
     int k = std::min({config_.num_speculative_tokens, budget_left, r.params.max_new_tokens - s.num_output_tokens() - 1});
     if (config_.max_model_len > 0) k = std::min(k, config_.max_model_len - s.num_tokens() - 1);
@@ -301,7 +311,7 @@ void Scheduler::on_computed(const ScheduledBatch& batch) {
     for (const ScheduledSeq& e : batch.seqs) {
         Sequence& s = e.request->seqs[e.seq];
         s.num_computed_tokens += e.num_new_tokens;
-        kv_.cache_full_blocks(s.id, s.tokens, s.num_computed_tokens, 0);
+        kv_.cache_full_blocks(s.id, s.tokens, s.num_computed_tokens, prefix_key(*e.request));
         if (seen.insert(e.request).second) ++e.request->timings.num_steps;
     }
 }

@@ -66,6 +66,7 @@ struct Request {
     int num_preemptions = 0;
     RequestTimings timings;
     std::vector<std::unique_ptr<SamplerRng>> rngs;  // per output index, created by the runner
+    std::vector<std::unique_ptr<LogitsProcessor>> processors;  // per output index, when params.logits_processor is set
     std::unique_ptr<BeamSearch> beams;              // beam search state (num_beams > 1)
 
     bool is_beam_search() const { return params.num_beams > 1; }

@@ -8,6 +8,8 @@
 
 namespace kite {
 
+class LoraAdapter;
+
 struct ForwardBatch {
     std::vector<int32_t> token_ids;   // [num_tokens]
     std::vector<int32_t> positions;   // [num_tokens] absolute position of each token in its sequence
@@ -21,6 +23,10 @@ struct ForwardBatch {
     // Rows of the output logits: token indices (into token_ids) whose logits are wanted, usually
     // the last new token of each sequence. Empty means every token.
     std::vector<int32_t> logits_indices;
+    // LoRA (model/lora.h): the adapters of this step and each sequence's index into them (-1: the
+    // base model). Both empty when no sequence uses an adapter.
+    std::vector<const LoraAdapter*> loras;
+    std::vector<int32_t> lora_ids;  // [num_seqs]
 
     int num_tokens() const { return static_cast<int>(token_ids.size()); }
     int num_seqs() const { return static_cast<int>(context_lens.size()); }

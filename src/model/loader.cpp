@@ -58,6 +58,8 @@ KvCacheShape Model::kv_shape(int num_blocks, int block_size) const {
     s.head_dim = config().head_dim;
     s.pools_per_layer = config().kv_pools_per_layer;
     s.device = device();  // a CUDA model gets its KV pools on the GPU with no change at call sites
+    s.kv_dtype = kv_cache_dtype_;
+    if (s.kv_dtype != ops::KvCacheDtype::kAuto) s.dtype = s.kv_dtype == ops::KvCacheDtype::kInt8 ? DType::kI8 : DType::kU8;
     return s;
 }
 
@@ -98,6 +100,9 @@ Result<Checkpoint> load_checkpoint(const std::string& path, const LoadOptions& o
         else c.tokenizer_error = tok.status().message();
     }
     KITE_ASSIGN_OR_RETURN(c.model, make_decoder(std::move(spec), *source, options));
+    if (options.kv_cache_dtype != ops::KvCacheDtype::kAuto && options.device != Device::kCpu)
+        return unimplemented("--kv-cache-dtype int8/fp8 has no CUDA kernels yet (use auto with --device cuda)");
+    c.model->set_kv_cache_dtype(options.kv_cache_dtype);
     return c;
 }
 

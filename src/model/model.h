@@ -31,6 +31,11 @@ public:
     // The KV shape this model needs for `num_blocks` blocks of `block_size` tokens, on its device
     // (by default num_kv_heads x head_dim of the config; a mixer with another cache layout overrides).
     virtual KvCacheShape kv_shape(int num_blocks, int block_size) const;
+    // K/V in 8 bits (LoadOptions::kv_cache_dtype); kv_shape() carries it to every cache made.
+    void set_kv_cache_dtype(ops::KvCacheDtype d) { kv_cache_dtype_ = d; }
+
+protected:
+    ops::KvCacheDtype kv_cache_dtype_ = ops::KvCacheDtype::kAuto;
 };
 
 struct LoadOptions {
@@ -43,6 +48,15 @@ struct LoadOptions {
     // the GPU at load; the KV cache must then be on the GPU too (KvCacheShape::device). Logits still
     // come back to the host for sampling.
     Device device = Device::kCpu;
+    // Load-time weight-only quantization of every linear but the output head (--quantization, as
+    // rtp-llm's INT8/INT4 and vLLM's RTN): 0 (none), 8 (INT8, one scale per output channel unless
+    // quant_group_size > 0) or 4 (INT4, groups of quant_group_size inputs); symmetric unless
+    // quant_zero_point. Checkpoints that are already quantized (GPTQ / AWQ) refuse it.
+    int quant_bits = 0;
+    // --kv-cache-dtype: f32 (kAuto), or int8 / fp8 codes with a scale per token and KV head (CPU).
+    ops::KvCacheDtype kv_cache_dtype = ops::KvCacheDtype::kAuto;
+    int64_t quant_group_size = 0;
+    bool quant_zero_point = false;
 };
 
 // A model folder (config.json + *.safetensors) or a .gguf file.

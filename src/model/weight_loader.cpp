@@ -7,6 +7,7 @@
 #include "core/parallel.h"
 
 #include "ops/quant.h"
+#include "ops/wq.h"
 
 namespace kite {
 
@@ -64,7 +65,9 @@ void fill_dummy(float* p, int64_t n, uint64_t seed, bool ones) {
     });
 }
 
-bool WeightLoader::has(const std::string& name) const { return options_.dummy_weights ? false : source_->has(name); }
+bool WeightLoader::has(const std::string& name) const {
+    return options_.dummy_weights ? false : source_->has(name) || has_packed_linear(*source_, name);
+}
 
 Result<Tensor> WeightLoader::fetch(const std::string& name, const std::vector<int64_t>& shape, bool allow_quantized) {
     if (options_.dummy_weights) {
@@ -83,34 +86,74 @@ Result<Tensor> WeightLoader::fetch(const std::string& name, const std::vector<in
     return to_f32(t, source_->location(name) + ": tensor " + name);
 }
 
-Result<Weight> WeightLoader::linear(const std::vector<std::string>& names, const std::vector<int64_t>& rows, int64_t in) {
-    std::vector<Tensor> parts;
-    int64_t total_rows = 0;
-    for (size_t i = 0; i < names.size(); ++i) {
-        KITE_ASSIGN_OR_RETURN(Tensor t, fetch(names[i], {rows[i], in}, /*allow_quantized=*/true));
-        total_rows += rows[i];
-        parts.push_back(std::move(t));
+Status WeightLoader::parse_quant_config() {
+    if (quant_parsed_) return Status::ok();
+    quant_parsed_ = true;
+    KITE_ASSIGN_OR_RETURN(checkpoint_quant_, parse_checkpoint_quant(source_->config_json(), "config.json"));
+    if (checkpoint_quant_.method != CheckpointQuant::Method::kNone && options_.quant_bits != 0)
+        return invalid_argument(std::string("config.json: the checkpoint is already quantized (quantization_config.quant_method ") +
+                                checkpoint_quant_.name() + "); drop --quantization");
+    return Status::ok();
+}
+
+Result<Weight> WeightLoader::linear_part(const std::string& name, int64_t rows, int64_t in) {
+    if (!options_.dummy_weights && !source_->has(name) && has_packed_linear(*source_, name))
+        return load_packed_linear(*source_, checkpoint_quant_, name, rows, in);
+    // Load-time quantization starts from f32, whatever blocks the checkpoint stores.
+    KITE_ASSIGN_OR_RETURN(Tensor t, fetch(name, {rows, in}, /*allow_quantized=*/options_.quant_bits == 0 || name == "lm_head.weight"));
+    return Weight{t};
+}
+
+// Dense parts stacked by rows: kept in their storage type when all parts share it, else f32.
+Result<Weight> WeightLoader::stack_dense(std::vector<Weight> parts, int64_t in) {
+    for (Weight& p : parts) {
+        if (p.is_int_quantized()) p = Weight{ops::dequantize_weight(p)};
     }
-    if (parts.size() == 1) return Weight{parts[0]};
-    // Stack by rows when every part has the same storage type; else fall back to f32.
-    DType dt = parts[0].dtype();
-    for (const Tensor& p : parts) {
-        if (p.dtype() != dt) dt = DType::kF32;
+    if (parts.size() == 1) return parts[0];
+    DType dt = parts[0].t.dtype();
+    int64_t total_rows = 0;
+    for (const Weight& p : parts) {
+        if (p.t.dtype() != dt) dt = DType::kF32;
+        total_rows += p.out_features();
     }
     if (dt == DType::kF32) {
-        for (Tensor& p : parts) {
-            if (p.dtype() != DType::kF32) {
-                KITE_ASSIGN_OR_RETURN(p, to_f32(p, "weight"));
+        for (Weight& p : parts) {
+            if (p.t.dtype() != DType::kF32) {
+                KITE_ASSIGN_OR_RETURN(p.t, to_f32(p.t, "weight"));
             }
         }
     }
     Tensor out = Tensor::zeros(dt, {total_rows, in});
     auto* dst = static_cast<uint8_t*>(out.raw());
-    for (const Tensor& p : parts) {
-        std::memcpy(dst, p.raw(), p.nbytes());
-        dst += p.nbytes();
+    for (const Weight& p : parts) {
+        std::memcpy(dst, p.t.raw(), p.t.nbytes());
+        dst += p.t.nbytes();
     }
     return Weight{out};
+}
+
+Result<Weight> WeightLoader::linear(const std::vector<std::string>& names, const std::vector<int64_t>& rows, int64_t in) {
+    KITE_RETURN_IF_ERROR(parse_quant_config());
+    std::vector<Weight> parts;
+    bool all_int = true;
+    for (size_t i = 0; i < names.size(); ++i) {
+        KITE_ASSIGN_OR_RETURN(Weight p, linear_part(names[i], rows[i], in));
+        all_int = all_int && p.is_int_quantized();
+        parts.push_back(std::move(p));
+    }
+    if (all_int) {
+        if (parts.size() == 1) return parts[0];
+        auto stacked = ops::stack_int_weights(parts, names[0]);
+        if (stacked.ok()) return stacked;  // else the parts differ in layout: computed densely below
+    }
+    KITE_ASSIGN_OR_RETURN(Weight w, stack_dense(std::move(parts), in));
+    // The output head stays unquantized, as rtp-llm's and vLLM's weight-only schemes leave it.
+    if (options_.quant_bits == 0 || names[0] == "lm_head.weight") return w;
+    if (w.t.dtype() != DType::kF32) {
+        KITE_ASSIGN_OR_RETURN(w.t, to_f32(w.t, names[0]));
+    }
+    ops::IntQuantScheme scheme{options_.quant_bits, options_.quant_group_size, options_.quant_zero_point};
+    return ops::quantize_weight(w.t, scheme, names[0]);
 }
 
 Result<Tensor> WeightLoader::table(const std::string& name, int64_t rows, int64_t cols) {

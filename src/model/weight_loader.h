@@ -1,6 +1,8 @@
 // Loads named weights with the shape an architecture expects, into the form the ops compute on:
 // f32 (converted from f16/bf16, or dequantized) or, with keep_quantized, GGUF blocks as stored.
-// With dummy_weights it makes seeded random weights instead (benchmarks of real shapes).
+// With dummy_weights it makes seeded random weights instead (benchmarks of real shapes). Linears
+// may also come packed from GPTQ / AWQ checkpoints (model/quant_checkpoint.h) or be quantized to
+// INT8 / INT4 at load (LoadOptions::quant_bits); either way they reach the ops as a Weight.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +12,7 @@
 #include "core/status.h"
 #include "core/tensor.h"
 #include "model/model.h"
+#include "model/quant_checkpoint.h"
 #include "model/weight_source.h"
 #include "ops/weight.h"
 
@@ -31,8 +34,14 @@ public:
 
 private:
     Result<Tensor> fetch(const std::string& name, const std::vector<int64_t>& shape, bool allow_quantized);
+    // One part of a linear: packed (GPTQ / AWQ) when the checkpoint stores it so, else as stored.
+    Result<Weight> linear_part(const std::string& name, int64_t rows, int64_t in);
+    Result<Weight> stack_dense(std::vector<Weight> parts, int64_t in);
+    Status parse_quant_config();
     const WeightSource* source_;
     LoadOptions options_;
+    bool quant_parsed_ = false;
+    CheckpointQuant checkpoint_quant_;
 };
 
 // Fills p[0, n) with the dummy-weight values of `seed` (N(0, 0.02), or 1 where `ones`): a pure

@@ -1,11 +1,39 @@
 // ops::linear and ops::embedding: validation and dispatch (dense f32 or quantized weights).
 #include "ops/cpu/kernels.h"
+#include "ops/cpu/wq_kernels.h"
 #include "ops/cuda/kernels.h"
+#include "ops/cuda/wq_kernels.h"
 #include "ops/dispatch.h"
 #include "ops/ops.h"
 #include "ops/quant.h"
 
 namespace kite::ops {
+
+namespace {
+
+// Integer weight-only weights (ops/wq.h): ops/cpu/wq_matmul.cpp or ops/cuda/wq_matmul.cu.
+Status linear_int(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out) {
+    const int64_t T = x.dim(0), K = x.dim(1), N = w.out_features();
+    if (w.in_features() != K)
+        return invalid_argument("linear: x " + x.shape_string() + " does not match the quantized weight's " +
+                                std::to_string(w.in_features()) + " input features");
+    if (out.ndim() != 2 || out.dim(0) != T || out.dim(1) != N || out.dtype() != DType::kF32)
+        return invalid_argument("linear: out must be f32 [" + std::to_string(T) + ", " + std::to_string(N) + "], got " +
+                                out.shape_string());
+    if (bias != nullptr && (bias->numel() != N || bias->dtype() != DType::kF32))
+        return invalid_argument("linear: bias must be f32 [" + std::to_string(N) + "]");
+    if (x.device() == Device::kCuda) {
+        for (const Tensor* t : {&w.quant.scales, &w.quant.zeros, &w.quant.perm}) {
+            if (t->defined() && t->device() != Device::kCuda)
+                return invalid_argument("linear: the quantized weight's scales, zeros and permutation must be on the GPU too");
+        }
+        return cuda::wq_matmul(x.data<float>(), T, w, bias ? bias->data<float>() : nullptr, out.data<float>());
+    }
+    cpu::wq_matmul(x.data<float>(), T, w, bias ? bias->data<float>() : nullptr, out.data<float>());
+    return Status::ok();
+}
+
+}  // namespace
 
 Status linear(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out) {
     Device dev{};
@@ -13,6 +41,7 @@ Status linear(const Tensor& x, const Weight& w, const Tensor* bias, Tensor& out)
     KITE_RETURN_IF_ERROR(require_f32("linear", "x", x));
     KITE_RETURN_IF_ERROR(require_shape("linear", "x", x, 2));
     KITE_RETURN_IF_ERROR(require_shape("linear", "weight", w.t, 2));
+    if (w.is_int_quantized()) return linear_int(x, w, bias, out);
     const int64_t T = x.dim(0), K = x.dim(1), N = w.out_features();
     if (w.in_features() != K)
         return invalid_argument("linear: x " + x.shape_string() + " does not match weight " + w.t.shape_string());

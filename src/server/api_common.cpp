@@ -35,7 +35,8 @@ Status check_model(const ServerState& st, const nlohmann::json& body) {
     auto it = body.find("model");
     if (it == body.end() || it->is_null()) return Status::ok();
     if (!it->is_string()) return invalid_argument("model: expected a string, got " + type_name(*it));
-    if (it->get<std::string>() != st.config.served_model_name)
+    if (it->get<std::string>() != st.config.served_model_name &&
+        !st.loras.has(it->get<std::string>()))
         return not_found("model: '" + it->get<std::string>() + "' does not exist; this server serves '" +
                          st.config.served_model_name + "'");
     return Status::ok();
@@ -88,8 +89,12 @@ std::string token_text(const Tokenizer& tok, int32_t id) {
 }
 
 nlohmann::json openai_chunk(GenerationJob& job, const char* object, nlohmann::json choices) {
-    return {{"id", job.id()}, {"object", object}, {"created", job.created()},
-            {"model", job.state().config.served_model_name}, {"choices", std::move(choices)}};
+    nlohmann::json c = {{"id", job.id()}, {"object", object}, {"created", job.created()},
+                        {"model", job.state().config.served_model_name}, {"choices", std::move(choices)}};
+    // continuous_usage_stats: the counts so far in every chunk, so a client that stops reading
+    // early still knows what it used.
+    if (job.options().continuous_usage) c["usage"] = usage_json(job);
+    return c;
 }
 
 void openai_stream_end(GenerationJob& job, const char* object, const Status& error) {

@@ -26,6 +26,11 @@ struct PreparedPrompt {
 Result<std::vector<int32_t>> encode_text(const ServerState& st, const std::string& text, bool add_special_tokens,
                                          const char* field);
 
+// OpenAI-style messages (already normalized) rendered with the served chat template, with the
+// body's add_generation_prompt, chat_template_kwargs and tools; then tokenized (openai_chat.cpp).
+Result<PreparedPrompt> render_chat_prompt(const ServerState& st, const nlohmann::json& body,
+                                          const nlohmann::json& messages);
+
 // Checks each prompt, takes a concurrency slot (429 when none is left), submits one engine request
 // per prompt and lets the job answer. Errors are answered here.
 void launch_generation(ServerState& st, const HttpRequest& req, const std::shared_ptr<Exchange>& ex,

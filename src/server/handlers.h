@@ -18,6 +18,11 @@ using RouteHandler = void (*)(ServerState&, const HttpRequest&, std::shared_ptr<
 void handle_completions(ServerState&, const HttpRequest&, std::shared_ptr<Exchange>, const std::string&);
 void handle_chat(ServerState&, const HttpRequest&, std::shared_ptr<Exchange>, const std::string&);
 void handle_native(ServerState&, const HttpRequest&, std::shared_ptr<Exchange>, const std::string&);
+// openai_responses.cpp
+void handle_responses(ServerState&, const HttpRequest&, std::shared_ptr<Exchange>, const std::string&);
+// lora_routes.cpp
+void handle_load_lora(ServerState&, const HttpRequest&, std::shared_ptr<Exchange>, const std::string&);
+void handle_unload_lora(ServerState&, const HttpRequest&, std::shared_ptr<Exchange>, const std::string&);
 // info_routes.cpp
 void handle_list_models(ServerState&, const HttpRequest&, std::shared_ptr<Exchange>, const std::string&);
 void handle_get_model(ServerState&, const HttpRequest&, std::shared_ptr<Exchange>, const std::string& model);

@@ -148,6 +148,7 @@ private:
             ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
             return close();
         }
+        if (ec == http::error::partial_message) return abandoned();
         stream_.expires_never();
         if (ec) {
             // The stream is out of sync after a parse error: answer and close.
@@ -188,6 +189,21 @@ private:
         begin_exchange();
         watch();
         server_->handler(req, current_);
+    }
+
+    // The client closed the connection in the middle of a request: nobody is left to answer.
+    void abandoned() {
+        if (server_->options.on_abandoned && parser_ && parser_->is_header_done()) {
+            HttpRequest req;
+            req.method = std::string(parser_->get().method_string());
+            req.target = std::string(parser_->get().target());
+            req.path = req.target.substr(0, req.target.find('?'));
+            beast::error_code ignored;
+            auto ep = stream_.socket().remote_endpoint(ignored);
+            req.peer = ignored ? "-" : ep.address().to_string();
+            server_->options.on_abandoned(req);
+        }
+        close();
     }
 
     void begin_exchange() {

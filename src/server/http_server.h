@@ -23,6 +23,9 @@ struct HttpServerOptions {
     size_t max_queued_bytes = 16u << 20;   // a client this far behind is cut off (on_close fires)
     // Builds the body of the errors the HTTP layer answers itself (400 malformed HTTP, 413).
     std::function<HttpResponse(int status, const std::string& message)> make_error;
+    // Told when a client hangs up after starting a request but before sending all of it (no
+    // response can be sent; the server logs it as 499, nginx's "client closed request").
+    std::function<void(const HttpRequest& partial)> on_abandoned;
 };
 
 class HttpServer {

@@ -17,11 +17,21 @@ json model_json(const ServerState& st) {
 
 }  // namespace
 
+// vLLM lists each LoRA adapter as a model whose parent is the base.
+static json adapter_json(const ServerState& st, const LoraRegistry::Entry& e) {
+    return {{"id", e.name}, {"object", "model"}, {"created", st.config.created}, {"owned_by", "kite"},
+            {"root", e.path}, {"parent", st.config.served_model_name}};
+}
+
 void handle_list_models(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange> ex, const std::string&) {
-    respond_json(st, req, *ex, {{"object", "list"}, {"data", json::array({model_json(st)})}});
+    json data = json::array({model_json(st)});
+    for (const auto& e : st.loras.list()) data.push_back(adapter_json(st, e));
+    respond_json(st, req, *ex, {{"object", "list"}, {"data", data}});
 }
 
 void handle_get_model(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange> ex, const std::string& model) {
+    for (const auto& e : st.loras.list())
+        if (e.name == model) return respond_json(st, req, *ex, adapter_json(st, e));
     if (model != st.config.served_model_name)
         return respond_error(st, req, *ex, not_found("model '" + model + "' does not exist; this server serves '" +
                                                      st.config.served_model_name + "'"));

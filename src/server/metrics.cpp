@@ -1,5 +1,6 @@
 // Prometheus text exposition of the server's counters and histograms. Names follow vLLM's
-// (`<prefix>:num_requests_running`, `...:time_to_first_token_seconds`) with the prefix "kite".
+// (`<prefix>:num_requests_running`, `...:time_to_first_token_seconds`) with the prefix "kite"; the
+// vLLM-named copies (prefix "vllm", label model_name) follow them.
 #include "server/metrics.h"
 
 #include <cstdio>
@@ -34,15 +35,16 @@ void Histogram::observe(double v) {
     ++count_;
 }
 
-void Histogram::render(const std::string& name, std::string& out) const {
+void Histogram::render(const std::string& name, std::string& out, const std::string& labels) const {
+    const std::string pre = labels.empty() ? "" : labels + ",";
     uint64_t cum = 0;
     for (size_t i = 0; i < bounds_.size(); ++i) {
         cum += counts_[i];
-        sample(out, name + "_bucket", static_cast<double>(cum), "le=\"" + num(bounds_[i]) + "\"");
+        sample(out, name + "_bucket", static_cast<double>(cum), pre + "le=\"" + num(bounds_[i]) + "\"");
     }
-    sample(out, name + "_bucket", static_cast<double>(count_), "le=\"+Inf\"");
-    sample(out, name + "_sum", sum_);
-    sample(out, name + "_count", static_cast<double>(count_));
+    sample(out, name + "_bucket", static_cast<double>(count_), pre + "le=\"+Inf\"");
+    sample(out, name + "_sum", sum_, labels);
+    sample(out, name + "_count", static_cast<double>(count_), labels);
 }
 
 Metrics::Metrics()
@@ -130,7 +132,60 @@ std::string Metrics::render(const EngineStats* st, int in_flight, int connection
         header(out, "kite:spec_decode_num_accepted_tokens_total", "counter", "Speculative draft tokens accepted.");
         sample(out, "kite:spec_decode_num_accepted_tokens_total", static_cast<double>(st->spec_num_accepted_tokens));
     }
+    render_vllm(st, out);
     return out;
+}
+
+void Metrics::set_model_name(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    model_name_ = name;
+}
+
+// The same numbers under vLLM's names and its `model_name` label, so that dashboards and alerts
+// written for vLLM work unchanged (docs/server.md has the table). Called with mu_ held.
+void Metrics::render_vllm(const EngineStats* st, std::string& out) const {
+    std::string ml = "model_name=\"";
+    for (char c : model_name_) {
+        if (c == '"' || c == '\\') ml += '\\';
+        if (c == '\n') { ml += "\\n"; continue; }
+        ml += c;
+    }
+    ml += "\"";
+    header(out, "vllm:request_success_total", "counter", "Finished requests, by finish reason (same as kite:request_success_total).");
+    for (const auto& [reason, n] : finished_)
+        sample(out, "vllm:request_success_total", static_cast<double>(n), ml + ",finished_reason=\"" + reason + "\"");
+    header(out, "vllm:prompt_tokens_total", "counter", "Prompt tokens of finished requests.");
+    sample(out, "vllm:prompt_tokens_total", static_cast<double>(prompt_tokens_), ml);
+    header(out, "vllm:generation_tokens_total", "counter", "Generated tokens of finished requests.");
+    sample(out, "vllm:generation_tokens_total", static_cast<double>(generation_tokens_), ml);
+    header(out, "vllm:time_to_first_token_seconds", "histogram", "Time to first token.");
+    ttft_.render("vllm:time_to_first_token_seconds", out, ml);
+    // vLLM's older and newer names for the inter-token latency.
+    header(out, "vllm:time_per_output_token_seconds", "histogram", "Time per output token (inter-token latency).");
+    itl_.render("vllm:time_per_output_token_seconds", out, ml);
+    header(out, "vllm:inter_token_latency_seconds", "histogram", "Inter-token latency.");
+    itl_.render("vllm:inter_token_latency_seconds", out, ml);
+    header(out, "vllm:e2e_request_latency_seconds", "histogram", "End-to-end request latency.");
+    e2e_.render("vllm:e2e_request_latency_seconds", out, ml);
+    if (st == nullptr) return;
+    header(out, "vllm:num_requests_running", "gauge", "Requests in the running batch.");
+    sample(out, "vllm:num_requests_running", st->num_running, ml);
+    header(out, "vllm:num_requests_waiting", "gauge", "Requests waiting to be scheduled.");
+    sample(out, "vllm:num_requests_waiting", st->num_waiting, ml);
+    header(out, "vllm:num_requests_swapped", "gauge", "Requests swapped out to host memory.");
+    sample(out, "vllm:num_requests_swapped", st->num_swapped, ml);
+    const double usage =
+        st->num_kv_blocks > 0 ? 1.0 - static_cast<double>(st->num_free_kv_blocks) / st->num_kv_blocks : 0.0;
+    header(out, "vllm:kv_cache_usage_perc", "gauge", "KV cache usage (1 = full).");
+    sample(out, "vllm:kv_cache_usage_perc", usage, ml);
+    header(out, "vllm:gpu_cache_usage_perc", "gauge", "KV cache usage (1 = full); vLLM's pre-V1 name.");
+    sample(out, "vllm:gpu_cache_usage_perc", usage, ml);
+    header(out, "vllm:prefix_cache_queries_total", "counter", "Prompt tokens looked up in the prefix cache.");
+    sample(out, "vllm:prefix_cache_queries_total", static_cast<double>(st->prefix_cache_queries), ml);
+    header(out, "vllm:prefix_cache_hits_total", "counter", "Prompt tokens found in the prefix cache.");
+    sample(out, "vllm:prefix_cache_hits_total", static_cast<double>(st->prefix_cache_hits), ml);
+    header(out, "vllm:num_preemptions_total", "counter", "Requests preempted for lack of KV blocks.");
+    sample(out, "vllm:num_preemptions_total", static_cast<double>(st->num_preemptions), ml);
 }
 
 }  // namespace kite::server

@@ -19,7 +19,7 @@ public:
     explicit Histogram(std::vector<double> bounds);
     void observe(double v);
     // Appends the _bucket/_sum/_count lines of metric `name`.
-    void render(const std::string& name, std::string& out) const;
+    void render(const std::string& name, std::string& out, const std::string& labels = "") const;
 
 private:
     std::vector<double> bounds_;
@@ -40,9 +40,14 @@ public:
     // The full exposition; `stats` is null while the model is loading. `in_flight`: generation
     // requests the server holds; `connections`: open HTTP connections (-1: unknown).
     std::string render(const EngineStats* stats, int in_flight = 0, int connections = -1) const;
+    // The model_name label of the vLLM-named copies.
+    void set_model_name(const std::string& name);
 
 private:
+    void render_vllm(const EngineStats* stats, std::string& out) const;
+
     mutable std::mutex mu_;
+    std::string model_name_;
     std::map<int, uint64_t> http_;
     std::map<std::string, uint64_t> finished_;
     int64_t prompt_tokens_ = 0, generation_tokens_ = 0;

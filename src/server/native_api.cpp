@@ -4,6 +4,7 @@
 // with "data:[done]" when yield_generator is set (cumulative text unless return_incremental).
 #include "server/api_common.h"
 #include "server/json_fields.h"
+#include "server/structured_output.h"
 #include "server/sse.h"
 
 namespace kite::server {
@@ -106,6 +107,7 @@ void handle_native(ServerState& st, const HttpRequest& req, std::shared_ptr<Exch
     if (!body.ok()) return respond_error(st, req, *ex, body.status());
     auto parsed = parse_generation(*body, ApiKind::kNative, st.limits);
     if (!parsed.ok()) return respond_error(st, req, *ex, parsed.status());
+    if (Status s = apply_structured_output(st, *body, parsed->request); !s.is_ok()) return respond_error(st, req, *ex, s);
     std::vector<std::string> texts;
     bool batch = false;
     if (auto it = body->find("prompt_batch"); it != body->end() && !it->is_null()) {

@@ -1,9 +1,13 @@
 // POST /v1/chat/completions: messages rendered with the chat template (--chat-template or the
 // tokenizer's), then generation; the stream opens with the role, carries content deltas, and ends
 // with one finish_reason per choice and, when asked, a usage chunk.
+#include <unordered_map>
+
 #include "server/api_common.h"
 #include "server/json_fields.h"
 #include "server/sse.h"
+#include "server/structured_output.h"
+#include "server/tool_calls.h"
 #include "template/chat_template.h"
 
 namespace kite::server {
@@ -16,6 +20,8 @@ constexpr size_t kMaxMessages = 4096;
 
 class ChatApi : public GenerationApi {
 public:
+    explicit ChatApi(ToolConfig tools = {}) : tools_(std::move(tools)) {}
+
     void stream_begin(GenerationJob& job) override {
         for (size_t i = 0; i < job.choices().size(); ++i) {
             json choice = {{"index", i}, {"delta", {{"role", "assistant"}, {"content", ""}}}, {"logprobs", nullptr},
@@ -25,12 +31,40 @@ public:
     }
 
     void stream_delta(GenerationJob& job, const ChoiceDelta& d) override {
-        if (d.text.empty() && !d.finished && d.logprobs.empty()) return;
+        // No chunk for tokens that decode to no text yet; their logprobs go with the next one.
+        std::vector<TokenLogprob>& held = held_[d.choice];
+        held.insert(held.end(), d.logprobs.begin(), d.logprobs.end());
+        std::string text = d.text;
+        ParsedOutput tail;
+        if (tools_.active()) {  // text that may be a tool call waits for the end
+            auto it = streams_.try_emplace(d.choice, &tools_).first;
+            text = it->second.feed(d.text);
+            if (d.finished) {
+                tail = it->second.finish();
+                text += tail.content;
+            }
+        }
+        if (text.empty() && !d.finished) return;
         json delta = json::object();
-        if (!d.text.empty()) delta["content"] = d.text;
+        if (!text.empty()) delta["content"] = text;
         json choice = {{"index", d.choice}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
-        if (job.options().logprobs >= 0 && !d.logprobs.empty()) choice["logprobs"] = logprobs_json(job, d.logprobs);
-        if (d.finished) choice["finish_reason"] = openai_finish_reason(job.choices()[d.choice].reason);
+        if (job.options().logprobs >= 0 && !held.empty()) choice["logprobs"] = logprobs_json(job, held);
+        held.clear();
+        if (!tail.calls.empty()) {
+            // OpenAI's shape: per call, one delta with id, type and name, then its arguments.
+            if (!text.empty()) job.write(sse_data(dump(chunk(job, json::array({choice})))));
+            for (size_t k = 0; k < tail.calls.size(); ++k) {
+                json head = {{"index", k}, {"id", call_id(job, d.choice, k)}, {"type", "function"},
+                             {"function", {{"name", tail.calls[k].name}, {"arguments", ""}}}};
+                json args = {{"index", k}, {"function", {{"arguments", tail.calls[k].arguments}}}};
+                for (const json& tc : {head, args})
+                    job.write(sse_data(dump(chunk(job, json::array({{{"index", d.choice}, {"delta", {{"tool_calls", {tc}}}},
+                                                                      {"logprobs", nullptr}, {"finish_reason", nullptr}}})))));
+            }
+            choice["delta"] = json::object();
+            choice["logprobs"] = nullptr;
+        }
+        if (d.finished) choice["finish_reason"] = tail.calls.empty() ? openai_finish_reason(job.choices()[d.choice].reason) : "tool_calls";
         job.write(sse_data(dump(chunk(job, json::array({choice})))));
     }
 
@@ -42,10 +76,21 @@ public:
             const ChoiceState& c = job.choices()[i];
             json lp = nullptr;
             if (job.options().logprobs >= 0) lp = logprobs_json(job, c.logprobs);
-            choices.push_back({{"index", i},
-                               {"message", {{"role", "assistant"}, {"content", c.text}, {"refusal", nullptr}}},
-                               {"logprobs", lp},
-                               {"finish_reason", openai_finish_reason(c.reason)}});
+            json message = {{"role", "assistant"}, {"content", c.text}, {"refusal", nullptr}};
+            const char* finish = openai_finish_reason(c.reason);
+            if (tools_.active()) {
+                ParsedOutput p = parse_tool_output(c.text, tools_);
+                if (!p.calls.empty()) {
+                    message["content"] = p.content.empty() ? json(nullptr) : json(p.content);
+                    json calls = json::array();
+                    for (size_t k = 0; k < p.calls.size(); ++k)
+                        calls.push_back({{"id", call_id(job, static_cast<int>(i), k)}, {"type", "function"},
+                                         {"function", {{"name", p.calls[k].name}, {"arguments", p.calls[k].arguments}}}});
+                    message["tool_calls"] = calls;
+                    finish = "tool_calls";
+                }
+            }
+            choices.push_back({{"index", i}, {"message", message}, {"logprobs", lp}, {"finish_reason", finish}});
         }
         json body = {{"id", job.id()}, {"object", "chat.completion"}, {"created", job.created()},
                      {"model", job.state().config.served_model_name}, {"choices", choices},
@@ -56,6 +101,14 @@ public:
     }
 
 private:
+    static std::string call_id(GenerationJob& job, int choice, size_t k) {
+        return "call_" + job.id().substr(job.id().find('-') + 1) + "_" + std::to_string(choice) + "_" + std::to_string(k);
+    }
+
+    std::unordered_map<int, std::vector<TokenLogprob>> held_;  // logprobs of tokens not yet streamed
+    ToolConfig tools_;
+    std::unordered_map<int, ToolCallStream> streams_;
+
     static json chunk(GenerationJob& job, json choices) { return openai_chunk(job, "chat.completion.chunk", std::move(choices)); }
 
     static json entry(const Tokenizer& tok, int32_t id, float lp) {
@@ -130,6 +183,25 @@ Result<json> normalize_messages(const json& body) {
 
 }  // namespace
 
+Result<PreparedPrompt> render_chat_prompt(const ServerState& st, const json& body, const json& messages) {
+    KITE_ASSIGN_OR_RETURN(auto add_gen, get_bool(body, "add_generation_prompt"));
+    json vars = {{"bos_token", st.tokenizer->bos_token()}, {"eos_token", st.tokenizer->eos_token()}};
+    if (auto it = body.find("chat_template_kwargs"); it != body.end() && !it->is_null()) {
+        if (!it->is_object()) return invalid_argument("chat_template_kwargs: expected an object, got " + type_name(*it));
+        for (const auto& [k, v] : it->items()) vars[k] = v;
+    }
+    if (auto it = body.find("tools"); it != body.end() && it->is_array() && !it->empty()) vars["tools"] = *it;
+    const std::string& tmpl = st.chat_template();
+    if (tmpl.empty())
+        return invalid_argument("messages: this model has no chat template; start the server with --chat-template FILE "
+                                "or use /v1/completions");
+    auto prompt = render_chat_template(tmpl, messages, add_gen.value_or(true), vars);
+    if (!prompt.ok()) return invalid_argument("messages: the chat template failed: " + prompt.status().message());
+    // The template writes the special tokens itself (BOS included), so none are added here.
+    KITE_ASSIGN_OR_RETURN(auto ids, encode_text(st, *prompt, /*add_special_tokens=*/false, "messages"));
+    return PreparedPrompt{std::move(ids), std::move(*prompt)};
+}
+
 void handle_chat(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchange> ex, const std::string&) {
     auto body = parse_json_object(req.body);
     if (!body.ok()) return respond_error(st, req, *ex, body.status());
@@ -138,28 +210,17 @@ void handle_chat(ServerState& st, const HttpRequest& req, std::shared_ptr<Exchan
     if (!parsed.ok()) return respond_error(st, req, *ex, parsed.status());
     auto messages = normalize_messages(*body);
     if (!messages.ok()) return respond_error(st, req, *ex, messages.status());
-    auto add_gen = get_bool(*body, "add_generation_prompt");
-    if (!add_gen.ok()) return respond_error(st, req, *ex, add_gen.status());
-    json vars = {{"bos_token", st.tokenizer->bos_token()}, {"eos_token", st.tokenizer->eos_token()}};
-    if (auto it = body->find("chat_template_kwargs"); it != body->end() && !it->is_null()) {
-        if (!it->is_object())
-            return respond_error(st, req, *ex, invalid_argument("chat_template_kwargs: expected an object, got " + type_name(*it)));
-        for (const auto& [k, v] : it->items()) vars[k] = v;
-    }
-    const std::string& tmpl = st.chat_template();
-    if (tmpl.empty())
-        return respond_error(st, req, *ex, invalid_argument("messages: this model has no chat template; start the server "
-                                                            "with --chat-template FILE or use /v1/completions"));
-    auto prompt = render_chat_template(tmpl, *messages, add_gen->value_or(true), vars);
-    if (!prompt.ok())
-        return respond_error(st, req, *ex, invalid_argument("messages: the chat template failed: " + prompt.status().message()));
-    // The template writes the special tokens itself (BOS included), so none are added here.
-    auto ids = encode_text(st, *prompt, /*add_special_tokens=*/false, "messages");
-    if (!ids.ok()) return respond_error(st, req, *ex, ids.status());
+    auto tools = apply_tools(st, *body, parsed->request);
+    if (!tools.ok()) return respond_error(st, req, *ex, tools.status());
+    prepare_tool_messages(*messages);
+    json render_body = *body;
+    if (!tools->active()) render_body.erase("tools");  // tool_choice "none": the template sees no tools
+    auto prompt = render_chat_prompt(st, render_body, *messages);
+    if (!prompt.ok()) return respond_error(st, req, *ex, prompt.status());
     std::vector<PreparedPrompt> prompts;
-    prompts.push_back({std::move(*ids), std::move(*prompt)});
-    launch_generation(st, req, ex, std::move(*parsed), ApiKind::kChat, std::move(prompts), std::make_unique<ChatApi>(),
-                      "chatcmpl-");
+    prompts.push_back(std::move(*prompt));
+    launch_generation(st, req, ex, std::move(*parsed), ApiKind::kChat, std::move(prompts),
+                      std::make_unique<ChatApi>(std::move(*tools)), "chatcmpl-");
 }
 
 }  // namespace kite::server

@@ -5,6 +5,7 @@
 
 #include "server/api_common.h"
 #include "server/json_fields.h"
+#include "server/structured_output.h"
 #include "server/sse.h"
 
 namespace kite::server {
@@ -21,9 +22,14 @@ public:
         std::string text = d.text;
         if (job.options().echo && echoed_.insert(d.choice).second)
             text = job.subs()[job.choices()[d.choice].sub].prompt_text + text;
-        if (text.empty() && !d.finished && d.token_ids.empty()) return;
+        // Tokens that decode to no text yet (part of a UTF-8 character, a held-back stop string, a
+        // skipped special token) send no chunk; their logprobs ride with the next chunk that has text.
+        std::vector<TokenLogprob>& held = held_[d.choice];
+        held.insert(held.end(), d.logprobs.begin(), d.logprobs.end());
+        if (text.empty() && !d.finished) return;
         json choice = {{"index", d.choice}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
-        if (job.options().logprobs >= 0) choice["logprobs"] = logprobs_json(job, d.choice, d.logprobs);
+        if (job.options().logprobs >= 0) choice["logprobs"] = logprobs_json(job, d.choice, held);
+        held.clear();
         if (d.finished) choice["finish_reason"] = openai_finish_reason(job.choices()[d.choice].reason);
         job.write(sse_data(dump(chunk(job, json::array({choice})))));
     }
@@ -70,6 +76,7 @@ private:
     }
 
     std::unordered_map<int, size_t> offsets_;
+    std::unordered_map<int, std::vector<TokenLogprob>> held_;  // logprobs of tokens not yet streamed
     std::unordered_set<int> echoed_;
 };
 
@@ -81,6 +88,7 @@ void handle_completions(ServerState& st, const HttpRequest& req, std::shared_ptr
     if (Status s = check_model(st, *body); !s.is_ok()) return respond_error(st, req, *ex, s);
     auto parsed = parse_generation(*body, ApiKind::kCompletions, st.limits);
     if (!parsed.ok()) return respond_error(st, req, *ex, parsed.status());
+    if (Status s = apply_structured_output(st, *body, parsed->request); !s.is_ok()) return respond_error(st, req, *ex, s);
     auto inputs = parse_prompts(*body, "prompt", st.limits.vocab_size, kMaxPrompts);
     if (!inputs.ok()) return respond_error(st, req, *ex, inputs.status());
     std::vector<PreparedPrompt> prompts;

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include "engine/model_session.h"
+#include "server/access_log.h"
 #include "server/errors.h"
 #include "server/router.h"
 
@@ -43,7 +44,13 @@ Status load_everything(const ServeOptions& o, ServerState& st) {
                                 cfg.model_type + "'");
     KITE_ASSIGN_OR_RETURN(std::unique_ptr<Engine> engine, Engine::create(session.model, session.tokenizer, o.engine));
     st.limits = session.limits(engine->max_model_len());
+    // The LoRA delta is a CPU op so far: refuse adapters up front rather than fail a GPU batch.
+    st.loras.configure(o.max_loras, o.max_lora_rank,
+                       o.load.device == Device::kCpu ? "" : "LoRA adapters run on the CPU only for now (--device cpu)");
+    for (const auto& [name, path] : o.lora_modules)
+        if (Status s = st.loras.load(name, path); !s.is_ok()) return Status(s.code(), "--lora-modules " + name + ": " + s.message());
     st.tokenizer = session.tokenizer;
+    st.eos_ids.assign(cfg.eos_token_ids.begin(), cfg.eos_token_ids.end());
     st.engine = std::shared_ptr<Engine>(std::move(engine));
     return Status::ok();
 }
@@ -68,6 +75,11 @@ int run_server(const ServeOptions& o) {
         st.metrics.count_http(status);
         return error_response(status, msg);
     };
+    http.on_abandoned = [&st](const HttpRequest& req) {
+        st.metrics.count_http(499);
+        if (st.config.access_log) write_access_log({req.peer, req.method, req.path, "", 499, -1, -1, -1, 0.0});
+    };
+    st.metrics.set_model_name(st.config.served_model_name);
     auto server = HttpServer::create(http, [&st](const HttpRequest& req, std::shared_ptr<Exchange> ex) {
         dispatch(st, req, std::move(ex));
     });

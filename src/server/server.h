@@ -3,6 +3,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/engine.h"
 #include "model/model.h"
@@ -21,6 +23,9 @@ struct ServeOptions {
     HttpServerOptions http;
     ServerConfig config;
     EngineConfig engine;
+    std::vector<std::pair<std::string, std::string>> lora_modules;  // --lora-modules NAME=PATH
+    int max_loras = 8;
+    int max_lora_rank = 64;
 };
 
 // Returns the process exit code; errors are printed as one line on stderr.

@@ -6,12 +6,19 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
+#include <vector>
 #include <string>
 
 #include "engine/engine.h"
+#include "server/lora_registry.h"
 #include "server/metrics.h"
 #include "server/request_builder.h"
 #include "tokenizer/tokenizer.h"
+
+namespace kite::structured {
+class GrammarCompiler;
+}
 
 namespace kite::server {
 
@@ -33,6 +40,11 @@ public:
     std::shared_ptr<Engine> engine;
     std::shared_ptr<const Tokenizer> tokenizer;
     ModelLimits limits;
+    std::vector<int32_t> eos_ids;  // the model's end-of-sequence ids
+    // Structured output's grammar compiler, built on first use (structured_output.cpp).
+    std::mutex grammar_mu;
+    std::shared_ptr<structured::GrammarCompiler> grammar;
+    LoraRegistry loras;  // LoRA adapters (lora_routes.cpp)
     // Open HTTP connections, for /metrics; set by the process that owns the HTTP server.
     std::function<int()> num_connections;
 

@@ -19,7 +19,7 @@
 
 namespace kite::testing {
 
-struct RefWeights {
+struct TinyCheckpoint {
     nlohmann::json config;
     std::map<std::string, std::vector<double>> w;
     std::map<std::string, std::vector<int64_t>> shape;

@@ -15,7 +15,7 @@
 namespace kite {
 namespace {
 
-using testing::RefWeights;
+using testing::TinyCheckpoint;
 
 // Minimal GGUF v3 writer: metadata (u32, f32, string) and f32 tensors.
 class GgufWriter {
@@ -80,7 +80,7 @@ private:
 TEST(MoeGguf, Qwen3MoeGgufMatchesSafetensors) {
     const int64_t H = 64, nh = 4, nkv = 2, D = 16, I = 96, MI = 32, V = 64;
     const int E = 8, L = 2;
-    RefWeights ck;
+    TinyCheckpoint ck;
     ck.config = {{"architectures", {"Qwen3MoeForCausalLM"}}, {"model_type", "qwen3_moe"}, {"vocab_size", V},
                  {"hidden_size", H}, {"intermediate_size", I}, {"moe_intermediate_size", MI}, {"num_hidden_layers", L},
                  {"num_attention_heads", nh}, {"num_key_value_heads", nkv}, {"head_dim", D}, {"num_experts", E},
@@ -172,7 +172,7 @@ std::vector<double> permute_qk(const std::vector<double>& w, int64_t heads, int6
 TEST(MoeGguf, MixtralStoredAsLlamaMatchesSafetensors) {
     const int64_t H = 64, nh = 4, nkv = 2, D = 16, I = 32, V = 64;
     const int E = 4, L = 2;
-    RefWeights ck;
+    TinyCheckpoint ck;
     ck.config = {{"architectures", {"MixtralForCausalLM"}}, {"model_type", "mixtral"}, {"vocab_size", V},
                  {"hidden_size", H}, {"intermediate_size", I}, {"num_hidden_layers", L}, {"num_attention_heads", nh},
                  {"num_key_value_heads", nkv}, {"num_local_experts", E}, {"num_experts_per_tok", 2},

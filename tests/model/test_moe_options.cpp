@@ -76,7 +76,7 @@ std::vector<std::pair<int, double>> route(const Vec& logits, const Vec* bias, co
 }
 
 // One routed expert, stacked ([E, 2I, H] / [E, H, I]) or per-expert modules.
-Vec expert(const RefWeights& ck, const std::string& p, int e, int64_t H, int64_t I, const Vec& x) {
+Vec expert(const TinyCheckpoint& ck, const std::string& p, int e, int64_t H, int64_t I, const Vec& x) {
     if (ck.has(p + "experts.gate_up_proj")) {
         const Vec& gu = ck.at(p + "experts.gate_up_proj");
         const Vec& dn = ck.at(p + "experts.down_proj");
@@ -89,7 +89,7 @@ Vec expert(const RefWeights& ck, const std::string& p, int e, int64_t H, int64_t
     return swiglu(ck.at(m + "gate_proj.weight"), ck.at(m + "up_proj.weight"), ck.at(m + "down_proj.weight"), x);
 }
 
-void add_experts(RefWeights& ck, const std::string& p, int E, int64_t H, int64_t I, bool stacked) {
+void add_experts(TinyCheckpoint& ck, const std::string& p, int E, int64_t H, int64_t I, bool stacked) {
     if (stacked) {
         ck.add(p + "experts.gate_up_proj", {E, 2 * I, H});
         ck.add(p + "experts.down_proj", {E, H, I});
@@ -103,13 +103,13 @@ void add_experts(RefWeights& ck, const std::string& p, int E, int64_t H, int64_t
     }
 }
 
-void add_mlp(RefWeights& ck, const std::string& p, int64_t H, int64_t I) {
+void add_mlp(TinyCheckpoint& ck, const std::string& p, int64_t H, int64_t I) {
     ck.add(p + "gate_proj.weight", {I, H});
     ck.add(p + "up_proj.weight", {I, H});
     ck.add(p + "down_proj.weight", {H, I});
 }
 
-Vec mlp(const RefWeights& ck, const std::string& p, const Vec& x) {
+Vec mlp(const TinyCheckpoint& ck, const std::string& p, const Vec& x) {
     return swiglu(ck.at(p + "gate_proj.weight"), ck.at(p + "up_proj.weight"), ck.at(p + "down_proj.weight"), x);
 }
 
@@ -150,10 +150,10 @@ struct Qwen2MoeOpts {
     std::vector<int> mlp_only = {1};
 };
 
-RefWeights qwen2_moe(const Qwen2MoeOpts& o) {
+TinyCheckpoint qwen2_moe(const Qwen2MoeOpts& o) {
     const int64_t H = 48, nh = 4, nkv = 2, D = 12, I = 40, MI = 24, SI = 32;
     const int E = 6, L = 4;
-    RefWeights ck;
+    TinyCheckpoint ck;
     ck.config = {{"architectures", {"Qwen2MoeForCausalLM"}}, {"model_type", "qwen2_moe"}, {"vocab_size", kVocab},
                  {"hidden_size", H}, {"intermediate_size", I}, {"moe_intermediate_size", MI},
                  {"shared_expert_intermediate_size", SI}, {"num_hidden_layers", L}, {"num_attention_heads", nh},
@@ -191,7 +191,7 @@ RefWeights qwen2_moe(const Qwen2MoeOpts& o) {
     return ck;
 }
 
-std::vector<Vec> qwen2_moe_reference(const RefWeights& ck, const Qwen2MoeOpts& o) {
+std::vector<Vec> qwen2_moe_reference(const TinyCheckpoint& ck, const Qwen2MoeOpts& o) {
     const int64_t H = 48, nh = 4, nkv = 2, D = 12, MI = 24;
     const int L = 4;
     const size_t T = kPrompt.size();
@@ -256,7 +256,7 @@ std::vector<Vec> qwen2_moe_reference(const RefWeights& ck, const Qwen2MoeOpts& o
 
 TEST(MoeOptions, Qwen2MoeSharedExpertGateAndDenseLayers) {
     for (const Qwen2MoeOpts& o : {Qwen2MoeOpts{false, 1, {1}}, Qwen2MoeOpts{true, 2, {}}}) {
-        const RefWeights ck = qwen2_moe(o);
+        const TinyCheckpoint ck = qwen2_moe(o);
         const std::string dir = temp_dir("qwen2_moe_" + std::to_string(o.sparse_step));
         ck.write(dir);
         expect_logits_match(kite_logits(dir), qwen2_moe_reference(ck, o),
@@ -283,9 +283,9 @@ struct DeepseekOpts {
 constexpr int64_t kDsH = 48, kDsHeads = 3, kDsL = 20, kDsR = 6, kDsNope = 10, kDsV = 12, kDsI = 40, kDsMI = 24;
 constexpr int kDsE = 8, kDsLayers = 3;
 
-RefWeights deepseek(const DeepseekOpts& o) {
+TinyCheckpoint deepseek(const DeepseekOpts& o) {
     const int64_t H = kDsH, nh = kDsHeads, qd = kDsNope + kDsR;
-    RefWeights ck;
+    TinyCheckpoint ck;
     ck.config = {{"architectures", {o.v3 ? "DeepseekV3ForCausalLM" : "DeepseekV2ForCausalLM"}},
                  {"model_type", o.v3 ? "deepseek_v3" : "deepseek_v2"}, {"vocab_size", kVocab}, {"hidden_size", H},
                  {"intermediate_size", kDsI}, {"moe_intermediate_size", kDsMI}, {"num_hidden_layers", kDsLayers},
@@ -331,7 +331,7 @@ RefWeights deepseek(const DeepseekOpts& o) {
     return ck;
 }
 
-std::vector<Vec> deepseek_reference(const RefWeights& ck, const DeepseekOpts& o) {
+std::vector<Vec> deepseek_reference(const TinyCheckpoint& ck, const DeepseekOpts& o) {
     const int64_t H = kDsH, nh = kDsHeads, qd = kDsNope + kDsR;
     const size_t T = kPrompt.size();
     const double scale = 1.0 / std::sqrt(double(qd));
@@ -416,7 +416,7 @@ class DeepseekOptions : public ::testing::TestWithParam<DeepseekOpts> {};
 
 TEST_P(DeepseekOptions, MatchExpandedHeadReference) {
     const DeepseekOpts& o = GetParam();
-    const RefWeights ck = deepseek(o);
+    const TinyCheckpoint ck = deepseek(o);
     const std::string dir = temp_dir(o.name);
     ck.write(dir);
     expect_logits_match(kite_logits(dir), deepseek_reference(ck, o), o.name.c_str());

@@ -55,16 +55,17 @@ class KiteServer:
     """`kite serve` on stories260K in a child process; stderr (the access log) goes to a file.
     With KITE_VIA_ROUTER=1: two such backends behind a `kite router`, whose address is `base`."""
 
-    def __init__(self, *extra_args, env=None, log_name="server", direct=False):
+    def __init__(self, *extra_args, env=None, log_name="server", direct=False, model=None):
         self.backends = []
         if VIA_ROUTER and not direct:
-            self.backends = [KiteServer(*extra_args, env=env, log_name=f"{log_name}_b{i}", direct=True) for i in range(2)]
+            self.backends = [KiteServer(*extra_args, env=env, log_name=f"{log_name}_b{i}", direct=True, model=model)
+                             for i in range(2)]
             cmd = [KITE_BINARY, "router", "--host", "127.0.0.1", "--health-interval-ms", "200"]
             for b in self.backends:
                 cmd += ["--backend", b.base]
             self._start(cmd, env, log_name + "_router")
             return
-        cmd = [KITE_BINARY, "serve", "--model", MODEL_DIR, "--host", "127.0.0.1"] + list(extra_args)
+        cmd = [KITE_BINARY, "serve", "--model", model or MODEL_DIR, "--host", "127.0.0.1"] + list(extra_args)
         self._start(cmd, env, log_name)
 
     def _start(self, cmd, env, log_name):

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "ops/kv_quant.h"
 #include "ops/ops.h"
 
 namespace kite {
@@ -56,7 +57,7 @@ Status AttentionBlock::forward(int layer, const Tensor& x, StepContext& ctx, Ten
     Tensor& k = ctx.ws.get("attn.k", {T, nkv, D});
     Tensor& v = ctx.ws.get("attn.v", {T, nkv, D});
     Tensor& attn = ctx.ws.get("attn.out", {T, nh, D});
-    KITE_RETURN_IF_ERROR(qkv_.forward(x, qkv));
+    KITE_RETURN_IF_ERROR(qkv_.forward(x, qkv, ctx));
     KITE_RETURN_IF_ERROR(take_columns(qkv, 0, nh * D, q));
     KITE_RETURN_IF_ERROR(take_columns(qkv, nh * D, nkv * D, k));
     KITE_RETURN_IF_ERROR(take_columns(qkv, (nh + nkv) * D, nkv * D, v));
@@ -74,16 +75,24 @@ Status AttentionBlock::forward(int layer, const Tensor& x, StepContext& ctx, Ten
         KITE_RETURN_IF_ERROR(ops::rope(q, r.cos, r.sin, r.rot_dim, layout));
         KITE_RETURN_IF_ERROR(ops::rope(k, r.cos, r.sin, r.rot_dim, layout));
     }
-    KITE_RETURN_IF_ERROR(ops::write_kv(k, v, batch.slot_mapping, ctx.kv.k(layer), ctx.kv.v(layer)));
     ops::AttentionParams ap;
     ap.scale = spec_.scale > 0 ? spec_.scale : 1.0f / std::sqrt(static_cast<float>(D));
     ap.sliding_window = spec_.sliding_window;
     ap.logit_softcap = spec_.softcap;
     ap.alibi_slopes = spec_.alibi_slopes;
     ap.alibi_falcon_bf16 = spec_.alibi_falcon_bf16;
+    if (const ops::KvCacheDtype kvd = ctx.kv.shape().kv_dtype; kvd != ops::KvCacheDtype::kAuto) {  // 8-bit cache
+        KvCache& kv = ctx.kv;
+        KITE_RETURN_IF_ERROR(ops::write_kv_quant(kvd, k, v, batch.slot_mapping, kv.k(layer), kv.v(layer), kv.k_scale(layer),
+                                                 kv.v_scale(layer)));
+        KITE_RETURN_IF_ERROR(ops::paged_attention_quant(kvd, q, kv.k(layer), kv.v(layer), kv.k_scale(layer), kv.v_scale(layer),
+                                                        batch.query_start, batch.context_lens, batch.block_tables, ap, attn));
+        return o_.forward(attn.reshape({T, nh * D}), out);
+    }
+    KITE_RETURN_IF_ERROR(ops::write_kv(k, v, batch.slot_mapping, ctx.kv.k(layer), ctx.kv.v(layer)));
     KITE_RETURN_IF_ERROR(ops::paged_attention(q, ctx.kv.k(layer), ctx.kv.v(layer), batch.query_start,
                                               batch.context_lens, batch.block_tables, ap, attn));
-    return o_.forward(attn.reshape({T, nh * D}), out);
+    return o_.forward(attn.reshape({T, nh * D}), out, ctx);
 }
 
 }  // namespace kite

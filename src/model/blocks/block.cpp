@@ -1,9 +1,11 @@
 #include "model/blocks/block.h"
+#include "model/lora.h"
 
 #include <cstring>
 
 #include "core/device.h"
 #include "ops/ops.h"
+#include "ops/wq.h"
 
 namespace kite {
 
@@ -55,11 +57,23 @@ Result<Linear> Linear::load(const LinearSpec& spec, WeightLoader& loader) {
     if (!spec.biases.empty()) {
         KITE_ASSIGN_OR_RETURN(l.bias, loader.vector_f32(spec.biases, spec.rows));
     }
+    int64_t offset = 0;
+    for (size_t i = 0; i < spec.weights.size(); ++i) {
+        const std::string& name = spec.weights[i];
+        const std::string suffix = ".weight";
+        l.modules.push_back(name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0
+                                ? name.substr(0, name.size() - suffix.size())
+                                : name);
+        l.offsets.push_back(offset);
+        offset += i < spec.rows.size() ? spec.rows[i] : 0;
+    }
+    l.reordered = !spec.row_order.empty();
     if (!spec.row_order.empty()) {
         if (static_cast<int64_t>(spec.row_order.size()) != spec.out())
             return internal_error("LinearSpec: row_order has " + std::to_string(spec.row_order.size()) + " rows, expected " +
                                   std::to_string(spec.out()));
-        l.w.t = permute_rows(l.w.t, spec.row_order);
+        if (l.w.is_int_quantized()) l.w = ops::permute_int_weight_rows(l.w, spec.row_order);
+        else l.w.t = permute_rows(l.w.t, spec.row_order);
         if (l.bias.defined()) l.bias = permute_rows(l.bias, spec.row_order);
     }
     return l;
@@ -67,6 +81,24 @@ Result<Linear> Linear::load(const LinearSpec& spec, WeightLoader& loader) {
 
 Status Linear::forward(const Tensor& x, Tensor& out) const {
     return ops::linear(x, w, bias.defined() ? &bias : nullptr, out);
+}
+
+Status Linear::forward(const Tensor& x, Tensor& out, const StepContext& ctx) const {
+    KITE_RETURN_IF_ERROR(forward(x, out));
+    const ForwardBatch& b = ctx.batch;
+    if (b.loras.empty()) return Status::ok();
+    for (size_t s = 0; s < b.lora_ids.size(); ++s) {
+        const int32_t id = b.lora_ids[s];
+        if (id < 0) continue;
+        const LoraAdapter& a = *b.loras[static_cast<size_t>(id)];
+        for (size_t m = 0; m < modules.size(); ++m) {
+            const LoraModule* lm = a.find(modules[m]);
+            if (!lm) continue;
+            if (reordered) return unimplemented("LoRA on " + modules[m] + ": fused per-head layouts are not supported");
+            KITE_RETURN_IF_ERROR(lora_add(*lm, x, b.query_start[s], b.query_start[s + 1], out, offsets[m]));
+        }
+    }
+    return Status::ok();
 }
 
 Status take_columns(const Tensor& src, int64_t col, int64_t width, Tensor& dst) {

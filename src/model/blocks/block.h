@@ -103,9 +103,22 @@ struct LinearSpec {
 struct Linear {
     Weight w;
     Tensor bias;  // undefined when none
+    // The checkpoint modules stacked in w ("model.layers.0.self_attn.q_proj") and their first output
+    // columns: where a LoRA adapter's delta for each of them goes.
+    std::vector<std::string> modules;
+    std::vector<int64_t> offsets;
+    bool reordered = false;  // row_order applied: per-module columns are not contiguous
     static Result<Linear> load(const LinearSpec& spec, WeightLoader& loader);
     Status forward(const Tensor& x, Tensor& out) const;
-    void tensors(TensorList& out) { out.push_back(&w.t); out.push_back(&bias); }
+    // The same, plus each sequence's LoRA delta when the step uses adapters (ForwardBatch::loras).
+    Status forward(const Tensor& x, Tensor& out, const StepContext& ctx) const;
+    void tensors(TensorList& out) {
+        out.push_back(&w.t);
+        out.push_back(&w.quant.scales);  // undefined unless integer weight-only (ops/wq.h)
+        out.push_back(&w.quant.zeros);
+        out.push_back(&w.quant.perm);
+        out.push_back(&bias);
+    }
 };
 
 // out row i = t row order[i] (whole rows: quantized rows move block for block; a 1-D tensor's

@@ -21,14 +21,14 @@ void MlpBlock::tensors(TensorList& out) {
 Status MlpBlock::forward(const Tensor& x, StepContext& ctx, Tensor& out) {
     const int64_t T = x.dim(0), rows = spec_.up.out();
     Tensor& up = ctx.ws.get("mlp.up", {T, rows});
-    KITE_RETURN_IF_ERROR(up_.forward(x, up));
+    KITE_RETURN_IF_ERROR(up_.forward(x, up, ctx));
     if (!spec_.gated) {
         KITE_RETURN_IF_ERROR(ops::activation(up, act_));
-        return down_.forward(up, out);
+        return down_.forward(up, out, ctx);
     }
     Tensor& act = ctx.ws.get("mlp.act", {T, rows / 2});
     KITE_RETURN_IF_ERROR(ops::act_mul(up, act_, act));
-    return down_.forward(act, out);
+    return down_.forward(act, out, ctx);
 }
 
 }  // namespace kite
