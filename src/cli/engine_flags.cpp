@@ -98,6 +98,10 @@ void declare_engine_flags(Flags& f) {
     f.add("preemption-mode", "MODE", "when KV blocks run out: recompute (default) or swap (to host memory)",
           "KITE_PREEMPTION_MODE");
     f.add("policy", "POLICY", "scheduling: fcfs (default), priority (smaller first) or static (whole batches)", "KITE_POLICY");
+    f.add("speculative-ngram", "N", "speculative decoding with prompt-lookup drafts: the tokens that followed the last "
+          "earlier occurrence of the final N tokens (needs --num-speculative-tokens)");
+    f.add("speculative-model", "PATH", "speculative decoding with a draft model (same tokenizer; not implemented yet)");
+    f.add("num-speculative-tokens", "K", "draft tokens verified per sequence and step (output is unchanged)");
 }
 
 Result<SchedulingPolicy> parse_policy(const std::string& s) {
@@ -164,6 +168,11 @@ Result<EngineConfig> engine_config_from_flags(const Flags& f, EngineConfig c) {
     c.max_model_len = static_cast<int>(len);
     KITE_ASSIGN_OR_RETURN(bool reuse, parse_bool(f, "reuse-cache", c.enable_prefix_caching));
     c.enable_prefix_caching = reuse && !f.get_switch("no-prefix-caching");
+    KITE_ASSIGN_OR_RETURN(int64_t ngram, f.get_int("speculative-ngram", c.speculative_ngram, 1, 1024));
+    c.speculative_ngram = static_cast<int>(ngram);
+    KITE_ASSIGN_OR_RETURN(int64_t k, f.get_int("num-speculative-tokens", c.num_speculative_tokens, 0, 64));
+    c.num_speculative_tokens = static_cast<int>(k);
+    if (auto m = f.get("speculative-model")) c.speculative_model = *m;
     return c;
 }
 

@@ -9,26 +9,47 @@
 #include <thread>
 #include <unordered_set>
 
+#include "engine/draft_model_drafter.h"
+#include "engine/drafter.h"
 #include "engine/kv_budget.h"
 #include "engine/output_processor.h"
 #include "engine/request_validation.h"
 #include "engine/runner.h"
 #include "engine/scheduler.h"
+#include "engine/spec_config.h"
 #include "model/model.h"
 
 namespace kite {
 namespace {
+
+// The draft source the config asks for (null: no speculation). A draft model is loaded on the
+// target's device with as many KV blocks as the target (its blocks are smaller).
+Result<std::unique_ptr<Drafter>> make_drafter(const EngineConfig& c, const Model& target, int num_blocks) {
+    if (c.num_speculative_tokens <= 0) return std::unique_ptr<Drafter>();
+    if (c.speculative_ngram > 0) return std::unique_ptr<Drafter>(std::make_unique<NgramDrafter>(c.speculative_ngram));
+    LoadOptions lo;
+    lo.device = target.device();
+    auto draft = load_model(c.speculative_model, lo);
+    if (!draft.ok()) return invalid_argument("--speculative-model: " + draft.status().message());
+    KITE_ASSIGN_OR_RETURN(std::unique_ptr<DraftModelDrafter> d,
+                          DraftModelDrafter::create(std::shared_ptr<Model>(std::move(*draft)),
+                                                    target.config().vocab_size, num_blocks, c.block_size));
+    return std::unique_ptr<Drafter>(std::move(d));
+}
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 class EngineImpl final : public Engine {
 public:
     EngineImpl(std::shared_ptr<Model> model, std::shared_ptr<const Tokenizer> tokenizer, const EngineConfig& config,
-               int max_model_len, KvCache kv_cache)
+               int max_model_len, KvCache kv_cache, std::unique_ptr<Drafter> drafter)
         : model_(std::move(model)), tokenizer_(std::move(tokenizer)), config_(config), max_model_len_(max_model_len),
           kv_cache_(std::move(kv_cache)),
           kv_({kv_cache_.shape().num_blocks, config.block_size, config.enable_prefix_caching}),
-          scheduler_({config.max_num_seqs, config.max_num_batched_tokens, config.policy, config.preemption_mode}, kv_),
+          drafter_(std::move(drafter)),
+          scheduler_({config.max_num_seqs, config.max_num_batched_tokens, config.policy, config.preemption_mode,
+                      drafter_.get(), drafter_ ? config.num_speculative_tokens : 0, max_model_len},
+                     kv_),
           runner_(*model_, kv_cache_, kv_),
           outputs_(tokenizer_, eos_ids(), max_model_len, scheduler_) {
         limits_.vocab_size = model_->config().vocab_size;
@@ -138,6 +159,9 @@ private:
             } else {
                 scheduler_.on_computed(batch);
                 outputs_.process(batch, *out);
+                std::vector<int> accepted(batch.seqs.size(), 0);
+                for (size_t i = 0; i < batch.seqs.size(); ++i) accepted[i] = out->results[i].num_accepted;
+                scheduler_.on_verified(batch, accepted);
             }
         }
         for (std::unique_ptr<Request>& r : scheduler_.take_finished()) {
@@ -164,6 +188,8 @@ private:
         s.num_steps = num_steps_;
         s.num_prompt_tokens = num_prompt_tokens_;
         s.num_generation_tokens = outputs_.num_generation_tokens();
+        s.spec_num_draft_tokens = scheduler_.num_draft_tokens();
+        s.spec_num_accepted_tokens = scheduler_.num_accepted_tokens();
         std::lock_guard<std::mutex> lock(mu_);
         stats_ = s;
     }
@@ -176,6 +202,7 @@ private:
     // Engine-thread state.
     KvCache kv_cache_;
     KvCacheManager kv_;
+    std::unique_ptr<Drafter> drafter_;
     Scheduler scheduler_;
     Runner runner_;
     OutputProcessor outputs_;
@@ -204,6 +231,7 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<Model> model, std
     if (config.max_num_batched_tokens < 1)
         return invalid_argument("max_num_batched_tokens must be >= 1, got " + std::to_string(config.max_num_batched_tokens));
     if (config.max_model_len < 0) return invalid_argument("max_model_len must be >= 0");
+    KITE_RETURN_IF_ERROR(validate_speculative_config(config));
     if (!(config.gpu_memory_utilization > 0 && config.gpu_memory_utilization <= 1))
         return invalid_argument("gpu_memory_utilization must be in (0, 1], got " + std::to_string(config.gpu_memory_utilization));
     int max_model_len = model->config().max_position_embeddings;
@@ -213,8 +241,9 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<Model> model, std
     const int64_t bytes_per_block = model->kv_shape(1, config.block_size).bytes_per_block();
     KITE_ASSIGN_OR_RETURN(int num_blocks, kv_blocks_from_config(config, bytes_per_block, max_model_len, model->device()));
     KITE_ASSIGN_OR_RETURN(KvCache kv_cache, KvCache::create(model->kv_shape(num_blocks, config.block_size)));
-    return std::unique_ptr<Engine>(
-        new EngineImpl(std::move(model), std::move(tokenizer), config, max_model_len, std::move(kv_cache)));
+    KITE_ASSIGN_OR_RETURN(std::unique_ptr<Drafter> drafter, make_drafter(config, *model, num_blocks));
+    return std::unique_ptr<Engine>(new EngineImpl(std::move(model), std::move(tokenizer), config, max_model_len,
+                                                  std::move(kv_cache), std::move(drafter)));
 }
 
 }  // namespace kite

@@ -31,6 +31,11 @@ struct EngineConfig {
     PreemptionMode preemption_mode = PreemptionMode::kRecompute;
     SchedulingPolicy policy = SchedulingPolicy::kFcfs;
     int max_model_len = 0;          // 0: the model's max_position_embeddings
+    // Speculative decoding (lossless): up to num_speculative_tokens drafts per sequence and step,
+    // from prompt lookup of the last speculative_ngram tokens, or from a draft model (not yet).
+    int num_speculative_tokens = 0;
+    int speculative_ngram = 0;
+    std::string speculative_model;
 };
 
 struct EngineStats {
@@ -45,6 +50,8 @@ struct EngineStats {
     int64_t num_steps = 0;
     int64_t num_prompt_tokens = 0;     // totals over finished and running requests
     int64_t num_generation_tokens = 0;
+    int64_t spec_num_draft_tokens = 0;     // draft tokens verified
+    int64_t spec_num_accepted_tokens = 0;  // of which the target accepted
 };
 
 class Engine {

@@ -147,7 +147,15 @@ void OutputProcessor::process(const ScheduledBatch& batch, const StepOutput& out
                 beam_requests.push_back(&r);
             continue;
         }
-        if (res.samples.size() > 1) {
+        if (res.chain) {
+            // Accepted drafts, then the target's token: appended in order until one ends the
+            // sequence (EOS, stop string, max tokens); the rest is dropped like any later token.
+            Sequence& s = r.seqs[e.seq];
+            for (const TokenLogprob& t : res.samples) {
+                if (s.finished) break;
+                append(r, s, t);
+            }
+        } else if (res.samples.size() > 1) {
             fork_samples(r);
             for (size_t k = 0; k < res.samples.size(); ++k) append(r, r.seqs[k], res.samples[k]);
         } else if (!res.samples.empty()) {

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "engine/spec_decode.h"
 #include "model/model.h"
 
 namespace kite {
@@ -42,10 +43,22 @@ ForwardBatch Runner::build_forward_batch(const ScheduledBatch& batch) const {
             fb.positions.push_back(p);
             fb.slot_mapping.push_back(int64_t(table[p / bs]) * bs + p % bs);
         }
+        // Draft tokens follow the known ones; each of their positions and the last known one
+        // gets a logits row (the target's verdict on every draft, plus one token of its own).
+        for (size_t d = 0; d < e.draft.size(); ++d) {
+            const int p = end + static_cast<int>(d);
+            fb.token_ids.push_back(e.draft[d]);
+            fb.positions.push_back(p);
+            fb.slot_mapping.push_back(int64_t(table[p / bs]) * bs + p % bs);
+        }
+        const int total = end + static_cast<int>(e.draft.size());
         fb.query_start.push_back(static_cast<int32_t>(fb.token_ids.size()));
-        fb.context_lens.push_back(end);
-        fb.block_tables.emplace_back(table.begin(), table.begin() + kv_.blocks_for_tokens(end));
-        if (e.sample) fb.logits_indices.push_back(static_cast<int32_t>(fb.token_ids.size()) - 1);
+        fb.context_lens.push_back(total);
+        fb.block_tables.emplace_back(table.begin(), table.begin() + kv_.blocks_for_tokens(total));
+        if (e.sample) {
+            const int last = static_cast<int32_t>(fb.token_ids.size()) - 1;
+            for (int d = static_cast<int>(e.draft.size()); d >= 0; --d) fb.logits_indices.push_back(last - d);
+        }
         int32_t lora = -1;
         if (const LoraAdapter* a = e.request->params.lora.get()) {
             auto it = std::find(fb.loras.begin(), fb.loras.end(), a);
@@ -60,6 +73,15 @@ ForwardBatch Runner::build_forward_batch(const ScheduledBatch& batch) const {
     return fb;
 }
 
+void Runner::ensure_rngs(Request& r) {
+    if (!r.rngs.empty()) return;
+    for (int i = 0; i < r.params.n; ++i) {
+        std::optional<uint64_t> seed = r.params.sampling.seed;
+        if (seed) *seed += static_cast<uint64_t>(i);  // sample i of a request: seed + i
+        r.rngs.push_back(std::make_unique<SamplerRng>(seed));
+    }
+}
+
 void Runner::sample(const ScheduledSeq& e, float* row, SeqResult& out) {
     Request& r = *e.request;
     const Sequence& s = r.seqs[e.seq];
@@ -69,12 +91,14 @@ void Runner::sample(const ScheduledSeq& e, float* row, SeqResult& out) {
         log_softmax_inplace(out.beam_row);
         return;
     }
-    if (r.rngs.empty()) {
-        for (int i = 0; i < r.params.n; ++i) {
-            std::optional<uint64_t> seed = r.params.sampling.seed;
-            if (seed) *seed += static_cast<uint64_t>(i);  // sample i of a request: seed + i
-            r.rngs.push_back(std::make_unique<SamplerRng>(seed));
-        }
+    ensure_rngs(r);
+    if (!e.draft.empty()) {
+        Verification v = verify_drafts(std::span<float>(row, vocab * (e.draft.size() + 1)), vocab, e.draft,
+                                       r.params.sampling, s.prompt(), s.output(), *r.rngs[size_t(s.index)]);
+        out.samples = std::move(v.tokens);
+        out.chain = true;
+        out.num_accepted = v.num_accepted;
+        return;
     }
     if (r.params.logits_processor && r.processors.empty())
         for (int i = 0; i < r.params.n; ++i) r.processors.push_back(r.params.logits_processor());
@@ -109,7 +133,7 @@ Result<StepOutput> Runner::run(const ScheduledBatch& batch) {
         if (!batch.seqs[i].sample) continue;
         float* data = logits_.data<float>() + int64_t(row) * logits_.dim(1);
         sample(batch.seqs[i], data, out.results[i]);
-        ++row;
+        row += 1 + static_cast<int>(batch.seqs[i].draft.size());
     }
     return out;
 }

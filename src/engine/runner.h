@@ -23,6 +23,10 @@ class Model;
 struct SeqResult {
     std::vector<TokenLogprob> samples;  // 1, or n when the prompt sequence forks into n samples
     std::vector<float> beam_row;        // beam search: log-softmax of the logits
+    // Speculative step (the ScheduledSeq had drafts): `samples` are successive tokens of this one
+    // sequence, the first num_accepted of them accepted drafts.
+    bool chain = false;
+    int num_accepted = 0;
 };
 
 struct StepOutput {
@@ -38,6 +42,7 @@ public:
 
 private:
     void sample(const ScheduledSeq& e, float* row, SeqResult& out);
+    void ensure_rngs(Request& r);
 
     Model& model_;
     KvCache& kv_cache_;

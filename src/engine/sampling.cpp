@@ -435,6 +435,15 @@ std::vector<std::pair<int32_t, double>> sampling_distribution(std::span<const fl
     return out;
 }
 
+void apply_penalties(std::span<float> logits, const SamplingParams& params, std::span<const int32_t> prompt_ids,
+                     std::span<const int32_t> output_ids) {
+    apply_logit_bias(logits, params.logit_bias);
+    if (params.repetition_penalty != 1.0f)
+        apply_repetition_penalty(logits, prompt_ids, output_ids, params.repetition_penalty);
+    if (params.presence_penalty != 0.0f || params.frequency_penalty != 0.0f)
+        apply_presence_frequency(logits, output_ids, params.presence_penalty, params.frequency_penalty);
+}
+
 TokenLogprob sample_token(std::span<float> logits, const SamplingParams& params,
                           std::span<const int32_t> prompt_ids, std::span<const int32_t> output_ids,
                           SamplerRng& rng) {
@@ -458,12 +467,7 @@ TokenLogprob sample_token(std::span<float> logits, const SamplingParams& params,
         }
     }
 
-    apply_logit_bias(logits, params.logit_bias);
-    if (params.repetition_penalty != 1.0f)
-        apply_repetition_penalty(logits, prompt_ids, output_ids, params.repetition_penalty);
-    if (params.presence_penalty != 0.0f || params.frequency_penalty != 0.0f)
-        apply_presence_frequency(logits, output_ids, params.presence_penalty, params.frequency_penalty);
-
+    apply_penalties(logits, params, prompt_ids, output_ids);
     out.token = params.is_greedy() ? argmax(logits) : draw(logits, params, rng);
     if (params.logprobs >= 0) out.logprob = norm.of(raw[out.token]);
     return out;

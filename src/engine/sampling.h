@@ -56,6 +56,12 @@ TokenLogprob sample_token(std::span<float> logits, const SamplingParams& params,
                           std::span<const int32_t> prompt_ids, std::span<const int32_t> output_ids,
                           SamplerRng& rng);
 
+// logit_bias, then the repetition / presence / frequency penalties, in place: what sample_token
+// does to the row before temperature and truncation (speculative verification needs the
+// distribution a draw would use without drawing).
+void apply_penalties(std::span<float> logits, const SamplingParams& params, std::span<const int32_t> prompt_ids,
+                     std::span<const int32_t> output_ids);
+
 // log-softmax of a row, returned in place of the logits (for beam search and logprobs).
 void log_softmax_inplace(std::span<float> row);
 

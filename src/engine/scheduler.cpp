@@ -58,13 +58,14 @@ Scheduler::Booking Scheduler::book(Request& r, int& budget, ScheduledBatch& out)
         int n;
         bool fresh;
         PrefixHit hit;
+        std::vector<int32_t> draft;
     };
     std::vector<Plan> plans;
     int left = budget;
     for (int i = 0; i < static_cast<int>(r.seqs.size()) && left > 0; ++i) {
         Sequence& s = r.seqs[i];
         if (s.finished) continue;
-        Plan p{i, s.num_computed_tokens, 0, !kv_.has_sequence(s.id), {}};
+        Plan p{i, s.num_computed_tokens, 0, !kv_.has_sequence(s.id), {}, {}};
         if (p.fresh) {
             KITE_CHECK(s.num_computed_tokens == 0);  // swapped sequences come back through swap_in
             p.hit = kv_.find_cached_prefix(s.tokens, prefix_key(r));
@@ -75,26 +76,57 @@ Scheduler::Booking Scheduler::book(Request& r, int& budget, ScheduledBatch& out)
         p.n = std::min(s.num_tokens() - p.start, left);
         if (p.n <= 0) continue;
         left -= p.n;
+        if (p.start == s.num_tokens() - 1) {
+            p.draft = propose_draft(r, s, left);
+            left -= static_cast<int>(p.draft.size());
+        }
         plans.push_back(std::move(p));
     }
     if (plans.empty()) return Booking::kNoBudget;
-    std::vector<KvCacheManager::SlotPlan> slots;
-    for (const Plan& p : plans) slots.push_back({r.seqs[p.seq].id, p.start, p.start + p.n, p.fresh ? &p.hit : nullptr});
-    if (kv_.num_blocks_needed(slots) > kv_.num_free_blocks()) return Booking::kNoBlocks;
+    auto fits = [&] {
+        std::vector<KvCacheManager::SlotPlan> slots;
+        for (const Plan& p : plans)
+            slots.push_back({r.seqs[p.seq].id, p.start, p.start + p.n + int(p.draft.size()), p.fresh ? &p.hit : nullptr});
+        return kv_.num_blocks_needed(slots) <= kv_.num_free_blocks();
+    };
+    if (!fits()) {
+        // Drafts are an optimisation: short of blocks, the step goes without them first.
+        bool had_drafts = false;
+        for (Plan& p : plans) {
+            had_drafts = had_drafts || !p.draft.empty();
+            left += static_cast<int>(p.draft.size());
+            p.draft.clear();
+        }
+        if (!had_drafts || !fits()) return Booking::kNoBlocks;
+    }
 
     for (Plan& p : plans) {
         Sequence& s = r.seqs[p.seq];
-        const bool ok = kv_.allocate_slots(s.id, p.start, p.start + p.n, p.fresh ? &p.hit : nullptr, &out.copies);
+        const int total = p.start + p.n + static_cast<int>(p.draft.size());
+        const bool ok = kv_.allocate_slots(s.id, p.start, total, p.fresh ? &p.hit : nullptr, &out.copies);
         KITE_CHECK(ok);
         if (p.fresh) {
             s.num_computed_tokens = p.hit.num_tokens;
             if (r.num_cached_tokens < 0) r.num_cached_tokens = p.hit.num_tokens;
         }
-        out.seqs.push_back({&r, p.seq, p.n, p.start + p.n == s.num_tokens()});
-        out.num_tokens += p.n;
+        out.seqs.push_back({&r, p.seq, p.n, p.start + p.n == s.num_tokens(), std::move(p.draft)});
+        out.num_tokens += out.seqs.back().num_scheduled();
     }
     budget = left;
     return Booking::kOk;
+}
+
+std::vector<int32_t> Scheduler::propose_draft(const Request& r, const Sequence& s, int budget_left) {
+    if (!config_.drafter || config_.num_speculative_tokens <= 0 || r.is_beam_search()) return {};
+    if (r.params.n > 1 && !r.forked) return {};  // the first token forks the n samples: no drafts yet
+    // A logits processor (structured output) advances its state token by token as it samples;
+    // verifying several rows would need its state per row, so these requests do not speculate.
+    if (r.params.logits_processor) return {};
+    // A step makes at most k + 1 tokens: no draft beyond what max_new_tokens or the context allow.
+    int k = std::min({config_.num_speculative_tokens, budget_left, r.params.max_new_tokens - s.num_output_tokens() - 1});
+    if (config_.max_model_len > 0) k = std::min(k, config_.max_model_len - s.num_tokens() - 1);
+    if (k <= 0) return {};
+    return config_.drafter->propose({s.id, s.tokens}, k);
 }
 
 Scheduler::Booking Scheduler::swap_in(Request& r, int& budget, ScheduledBatch& out) {
@@ -159,8 +191,8 @@ bool Scheduler::preempt_for(const Request& r, int& budget, ScheduledBatch& out) 
     bool was_scheduled = false;
     std::erase_if(out.seqs, [&](const ScheduledSeq& e) {
         if (e.request != victim.get()) return false;
-        out.num_tokens -= e.num_new_tokens;
-        budget += e.num_new_tokens;
+        out.num_tokens -= e.num_scheduled();
+        budget += e.num_scheduled();
         was_scheduled = true;
         return true;
     });
@@ -173,7 +205,7 @@ bool Scheduler::preempt_for(const Request& r, int& budget, ScheduledBatch& out) 
 
 void Scheduler::finish_unfittable(Request& r) {
     for (Sequence& s : r.seqs) {
-        kv_.free(s.id);
+        release(s.id);
         if (s.finished) continue;
         s.finished = true;
         s.finish_reason = FinishReason::kLength;
@@ -302,13 +334,36 @@ void Scheduler::on_computed(const ScheduledBatch& batch) {
     }
 }
 
+void Scheduler::on_verified(const ScheduledBatch& batch, std::span<const int> num_accepted) {
+    for (size_t i = 0; i < batch.seqs.size(); ++i) {
+        const ScheduledSeq& e = batch.seqs[i];
+        if (e.draft.empty()) continue;
+        const int accepted = i < num_accepted.size() ? num_accepted[i] : 0;
+        num_draft_tokens_ += static_cast<int64_t>(e.draft.size());
+        num_accepted_tokens_ += accepted;
+        Sequence& s = e.request->seqs[e.seq];
+        if (s.finished) continue;  // its blocks go back in take_finished
+        // The accepted drafts are now tokens of the sequence, and their K/V (computed from the
+        // very same tokens) is valid; the rejected ones' slots are released.
+        KITE_CHECK(s.num_computed_tokens + accepted == s.num_tokens() - 1);
+        s.num_computed_tokens += accepted;
+        kv_.truncate(s.id, s.num_computed_tokens);
+        kv_.cache_full_blocks(s.id, s.tokens, s.num_computed_tokens, 0);
+    }
+}
+
 int64_t Scheduler::fork_seq(int64_t parent_id) {
     const int64_t child = new_seq_id();
     kv_.fork(parent_id, child);
     return child;
 }
 
-void Scheduler::free_seq(int64_t seq_id) { kv_.free(seq_id); }
+void Scheduler::free_seq(int64_t seq_id) { release(seq_id); }
+
+void Scheduler::release(int64_t seq_id) {
+    kv_.free(seq_id);
+    if (config_.drafter) config_.drafter->forget(seq_id);
+}
 
 std::vector<std::unique_ptr<Request>> Scheduler::take_finished() {
     std::vector<std::unique_ptr<Request>> out = std::move(done_);
@@ -316,7 +371,7 @@ std::vector<std::unique_ptr<Request>> Scheduler::take_finished() {
     for (size_t i = 0; i < running_.size();) {
         Request& r = *running_[i];
         for (const Sequence& s : r.seqs) {
-            if (s.finished) kv_.free(s.id);
+            if (s.finished) release(s.id);
         }
         if (r.all_finished()) {
             r.state = RequestState::kFinished;
@@ -335,7 +390,7 @@ std::unique_ptr<Request> Scheduler::remove(const std::string& request_id) {
             if ((*it)->params.id != request_id) continue;
             std::unique_ptr<Request> r = std::move(*it);
             list->erase(it);
-            for (const Sequence& s : r->seqs) kv_.free(s.id);
+            for (const Sequence& s : r->seqs) release(s.id);
             return r;
         }
     }
@@ -346,7 +401,7 @@ std::vector<std::unique_ptr<Request>> Scheduler::remove_all() {
     std::vector<std::unique_ptr<Request>> out;
     for (auto* list : {&running_, &waiting_, &swapped_, &done_}) {
         for (auto& r : *list) {
-            for (const Sequence& s : r->seqs) kv_.free(s.id);
+            for (const Sequence& s : r->seqs) release(s.id);
             out.push_back(std::move(r));
         }
         list->clear();

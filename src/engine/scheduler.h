@@ -10,9 +10,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "engine/drafter.h"
 #include "engine/engine.h"
 #include "engine/sequence.h"
 #include "kv/kv_cache_manager.h"
@@ -25,6 +27,12 @@ struct SchedulerConfig {
     SchedulingPolicy policy = SchedulingPolicy::kFcfs;
     PreemptionMode preemption_mode = PreemptionMode::kRecompute;
     bool fair_admission = true;        // scheduling_policy.h: fair_admits (not for the static policy)
+    // Speculative decoding: a sequence in decode gets up to this many draft tokens from `drafter`
+    // (null: off) verified in its step, within the token budget, the blocks free, max_new_tokens
+    // and max_model_len.
+    Drafter* drafter = nullptr;
+    int num_speculative_tokens = 0;
+    int max_model_len = 0;  // 0: no limit on draft positions
 };
 
 struct ScheduledSeq {
@@ -32,6 +40,9 @@ struct ScheduledSeq {
     int seq = 0;             // index into request->seqs
     int num_new_tokens = 0;  // computed this step, from seq.num_computed_tokens on
     bool sample = false;     // the chunk reaches the last known token: its logits are needed
+    std::vector<int32_t> draft;  // speculative tokens after the last known one, verified this step
+
+    int num_scheduled() const { return num_new_tokens + static_cast<int>(draft.size()); }
 };
 
 struct SwapOp {
@@ -61,6 +72,12 @@ public:
     ScheduledBatch schedule();
     // After the forward pass: advances computed counts and registers newly full blocks.
     void on_computed(const ScheduledBatch& batch);
+    // After the outputs were applied: each sequence that verified drafts keeps the K/V of its
+    // `num_accepted[i]` accepted ones (parallel to batch.seqs) and gives back the blocks that
+    // only held rejected ones.
+    void on_verified(const ScheduledBatch& batch, std::span<const int> num_accepted);
+    int64_t num_draft_tokens() const { return num_draft_tokens_; }
+    int64_t num_accepted_tokens() const { return num_accepted_tokens_; }
     // Frees the blocks of finished sequences and removes the requests whose sequences all
     // finished (including those the scheduler finished itself because they can never fit).
     std::vector<std::unique_ptr<Request>> take_finished();
@@ -85,6 +102,8 @@ private:
     // Books blocks for `r`'s next tokens within `budget` and appends them to `out`. All or
     // nothing: on kNoBlocks / kNoBudget nothing changed.
     Booking book(Request& r, int& budget, ScheduledBatch& out);
+    // Draft tokens for a sequence in decode, at most `budget_left` of them (empty: none).
+    std::vector<int32_t> propose_draft(const Request& r, const Sequence& s, int budget_left);
     // A swapped request's blocks come back (all sequences or none), plus tokens within budget.
     Booking swap_in(Request& r, int& budget, ScheduledBatch& out);
     void preempt(std::unique_ptr<Request> r, ScheduledBatch& out, bool allow_swap);
@@ -95,6 +114,8 @@ private:
     int occupancy() const;
     // Whether a waiting request of `width` sequences may join the running set now (fair admission).
     bool admits(int width, bool overtaking, int blocked_width) const;
+    // A sequence is done for good: its blocks, and the drafter's state for it, go.
+    void release(int64_t seq_id);
     void sort_by_policy(std::vector<std::unique_ptr<Request>>& list) const;
 
     SchedulerConfig config_;
@@ -105,6 +126,8 @@ private:
     std::vector<std::unique_ptr<Request>> done_;     // finished by the scheduler itself
     int64_t next_seq_id_ = 1;
     int64_t num_preemptions_ = 0;
+    int64_t num_draft_tokens_ = 0;
+    int64_t num_accepted_tokens_ = 0;
 };
 
 }  // namespace kite

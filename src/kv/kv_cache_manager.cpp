@@ -113,6 +113,23 @@ void KvCacheManager::free(int64_t seq_id) {
     seqs_.erase(it);
 }
 
+void KvCacheManager::truncate(int64_t seq_id, int num_tokens) {
+    auto it = seqs_.find(seq_id);
+    if (it == seqs_.end()) return;
+    SeqBlocks& s = it->second;
+    const size_t keep = static_cast<size_t>(blocks_for_tokens(std::max(0, num_tokens)));
+    while (s.table.size() > keep) {
+        pool_.unref(s.table.back());
+        s.table.pop_back();
+    }
+    // Registered blocks are full blocks of computed tokens, so none is released here; the chain
+    // state is kept consistent anyway for a caller truncating below them.
+    if (s.num_hashed > static_cast<int>(keep)) {
+        s.num_hashed = static_cast<int>(keep);
+        s.last_hash = keep == 0 ? kNoParentHash : pool_.hash(s.table[keep - 1]).value_or(kNoParentHash);
+    }
+}
+
 int KvCacheManager::num_blocks_needed(std::span<const SlotPlan> plans) const {
     int need = 0;
     std::unordered_set<int> hit_free;          // cached free blocks a hit takes out of the free pool

@@ -68,6 +68,11 @@ public:
     // Registers the sequence's full blocks among its first `num_computed` tokens in the prefix index.
     void cache_full_blocks(int64_t seq_id, std::span<const int32_t> tokens, int num_computed, uint64_t extra_key);
 
+    // Releases the sequence's blocks past those holding its first `num_tokens` tokens (speculative
+    // decoding: the slots of rejected draft tokens). Blocks kept may hold stale slots past
+    // num_tokens; they are rewritten before anything reads them.
+    void truncate(int64_t seq_id, int num_tokens);
+
     // `child` shares every block of `parent` (reference counts +1); writes later copy on write.
     void fork(int64_t parent, int64_t child);
     // Releases the sequence's blocks (last block first, so a prefix's tail is evicted before its head)

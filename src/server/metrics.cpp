@@ -127,6 +127,10 @@ std::string Metrics::render(const EngineStats* st, int in_flight, int connection
         sample(out, "kite:num_preemptions_total", static_cast<double>(st->num_preemptions));
         header(out, "kite:engine_steps_total", "counter", "Engine steps run.");
         sample(out, "kite:engine_steps_total", static_cast<double>(st->num_steps));
+        header(out, "kite:spec_decode_num_draft_tokens_total", "counter", "Speculative draft tokens verified.");
+        sample(out, "kite:spec_decode_num_draft_tokens_total", static_cast<double>(st->spec_num_draft_tokens));
+        header(out, "kite:spec_decode_num_accepted_tokens_total", "counter", "Speculative draft tokens accepted.");
+        sample(out, "kite:spec_decode_num_accepted_tokens_total", static_cast<double>(st->spec_num_accepted_tokens));
     }
     render_vllm(st, out);
     return out;

@@ -174,3 +174,32 @@ TEST(KvCacheManager, DisabledCachingNeverHits) {
 }
 
 }  // namespace kite
+
+namespace kite {
+
+// Speculative decoding books slots for draft tokens, then gives back the blocks that only held
+// rejected ones; the verified full blocks stay registered for prefix hits.
+TEST(KvCacheManager, TruncateReleasesTheBlocksOfRejectedDrafts) {
+    KvCacheManager m = make(8);
+    const std::vector<int32_t> tokens = iota_tokens(20);
+    ASSERT_TRUE(m.allocate_slots(1, 0, 6, nullptr, nullptr));   // 6 tokens: 2 blocks
+    ASSERT_TRUE(m.allocate_slots(1, 6, 15, nullptr, nullptr));  // + 1 token and 8 drafts: 4 blocks
+    EXPECT_EQ(m.block_table(1).size(), 4u);
+    EXPECT_EQ(m.num_free_blocks(), 4);
+    m.truncate(1, 9);  // 2 drafts accepted: 9 computed tokens need 3 blocks
+    EXPECT_EQ(m.block_table(1), (std::vector<int>{0, 1, 2}));
+    EXPECT_EQ(m.num_free_blocks(), 5);
+    m.cache_full_blocks(1, tokens, 9, 0);
+    m.truncate(1, 9);  // idempotent
+    EXPECT_EQ(m.block_table(1).size(), 3u);
+    m.truncate(1, 8);  // exactly two full blocks
+    EXPECT_EQ(m.block_table(1), (std::vector<int>{0, 1}));
+    // The two verified full blocks are found by a new sequence with the same tokens.
+    const PrefixHit hit = m.find_cached_prefix(std::span<const int32_t>(tokens).first(12), 0);
+    EXPECT_EQ(hit.blocks, (std::vector<int>{0, 1}));
+    m.truncate(7, 3);  // unknown sequence: nothing happens
+    m.free(1);
+    EXPECT_EQ(m.num_free_blocks(), 8);
+}
+
+}  // namespace kite
