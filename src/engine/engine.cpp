@@ -47,7 +47,7 @@ public:
           kv_cache_(std::move(kv_cache)),
           kv_({kv_cache_.shape().num_blocks, config.block_size, config.enable_prefix_caching}),
           drafter_(std::move(drafter)),
-          scheduler_({config.max_num_seqs, config.max_num_batched_tokens, config.policy, config.preemption_mode,
+          scheduler_({config.max_num_seqs, config.max_num_batched_tokens, config.policy, config.preemption_mode, true,
                       drafter_.get(), drafter_ ? config.num_speculative_tokens : 0, max_model_len},
                      kv_),
           runner_(*model_, kv_cache_, kv_),
