@@ -9,66 +9,23 @@
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "model_test_util.h"
+#include "reference_check.h"
 
 namespace kite {
 namespace {
 
 using testing::argmax;
+using testing::check_against_reference;
+using testing::ids_of;
 using testing::run_step;
 using testing::TestSequence;
 
 const std::string kFamilies = std::string(KITE_SHARED_DIR) + "/families/";
 
-std::vector<int32_t> ids_of(const Tensor& t) {
-    std::vector<int32_t> v;
-    for (int64_t i = 0; i < t.numel(); ++i) v.push_back(static_cast<int32_t>(t.data<int64_t>()[i]));
-    return v;
-}
-
 class MoeReference : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(MoeReference, LogitsAndGreedyMatchTransformers) {
-    const std::string dir = kFamilies + GetParam();
-    auto model = load_model(dir);
-    ASSERT_TRUE(model.ok()) << model.status().message();
-    auto ref = SafetensorsFile::open(dir + "/reference.safetensors");
-    ASSERT_TRUE(ref.ok()) << ref.status().message();
-    for (int p = 0; p < 4; ++p) {
-        const std::string key = "prompt" + std::to_string(p);
-        auto ids_t = (*ref)->get(key + ".ids");
-        auto logits_t = (*ref)->get(key + ".logits");
-        auto greedy_t = (*ref)->get(key + ".greedy");
-        ASSERT_TRUE(ids_t.ok() && logits_t.ok() && greedy_t.ok());
-        const std::vector<int32_t> ids = ids_of(*ids_t), greedy = ids_of(*greedy_t);
-        const int64_t V = logits_t->dim(1);
-        auto kv = KvCache::create((*model)->kv_shape(16, 8));
-        ASSERT_TRUE(kv.ok()) << kv.status().message();
-        TestSequence seq;
-        int next_block = 0;
-        auto rows = run_step(**model, *kv, {&seq}, {ids}, /*all_rows=*/true, &next_block);
-        ASSERT_TRUE(rows.ok()) << rows.status().message();
-        double max_diff = 0;
-        for (size_t t = 0; t < ids.size(); ++t) {
-            const float* want = logits_t->data<float>() + t * V;
-            float top = 0;
-            for (int64_t v = 0; v < V; ++v) top = std::max(top, std::abs(want[v]));
-            double row_diff = 0;
-            for (int64_t v = 0; v < V; ++v) row_diff = std::max<double>(row_diff, std::abs((*rows)[t][v] - want[v]));
-            max_diff = std::max(max_diff, row_diff / std::max(1.0f, top));
-        }
-        std::printf("%s prompt %d (%zu tokens): max |logit diff| / max(1, |largest logit|) = %.3g\n",
-                    GetParam().c_str(), p, ids.size(), max_diff);
-        EXPECT_LT(max_diff, 1e-4) << GetParam() << " prompt " << p;
-        std::vector<int32_t> got;
-        int32_t next = argmax(rows->back());
-        for (size_t i = 0; i < greedy.size(); ++i) {
-            got.push_back(next);
-            auto step = run_step(**model, *kv, {&seq}, {{next}}, false, &next_block);
-            ASSERT_TRUE(step.ok()) << step.status().message();
-            next = argmax((*step)[0]);
-        }
-        EXPECT_EQ(got, greedy) << GetParam() << " prompt " << p;
-    }
+    check_against_reference(kFamilies + GetParam(), kFamilies + GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, MoeReference, ::testing::Values("mixtral", "qwen3_moe", "deepseek_v3"));

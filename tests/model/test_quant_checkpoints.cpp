@@ -10,66 +10,24 @@
 #include "io/safetensors.h"
 #include "model/model.h"
 #include "model_test_util.h"
+#include "reference_check.h"
 
 namespace kite {
 namespace {
 
 using testing::argmax;
+using testing::check_against_reference;
+using testing::ids_of;
 using testing::run_step;
 using testing::TestSequence;
 
 const std::string kShared = KITE_SHARED_DIR;
 
-std::vector<int32_t> ids_of(const Tensor& t) {
-    std::vector<int32_t> v;
-    for (int64_t i = 0; i < t.numel(); ++i) v.push_back(static_cast<int32_t>(t.data<int64_t>()[i]));
-    return v;
-}
-
 class QuantizedCheckpoint : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(QuantizedCheckpoint, LogitsAndGreedyMatchTransformers) {
     const std::string dir = kShared + "/quantized/" + GetParam();
-    auto model = load_model(dir);
-    ASSERT_TRUE(model.ok()) << model.status().message();
-    auto ref = SafetensorsFile::open(dir + "/reference.safetensors");
-    ASSERT_TRUE(ref.ok()) << ref.status().message();
-    for (int p = 0; p < 4; ++p) {
-        const std::string key = "prompt" + std::to_string(p);
-        auto ids_t = (*ref)->get(key + ".ids");
-        auto logits_t = (*ref)->get(key + ".logits");
-        auto greedy_t = (*ref)->get(key + ".greedy");
-        ASSERT_TRUE(ids_t.ok() && logits_t.ok() && greedy_t.ok());
-        const std::vector<int32_t> ids = ids_of(*ids_t), greedy = ids_of(*greedy_t);
-        const int64_t V = logits_t->dim(1);
-
-        auto kv = KvCache::create((*model)->kv_shape(16, 8));
-        ASSERT_TRUE(kv.ok());
-        TestSequence seq;
-        int next_block = 0;
-        auto rows = run_step(**model, *kv, {&seq}, {ids}, /*all_rows=*/true, &next_block);
-        ASSERT_TRUE(rows.ok()) << rows.status().message();
-        double max_diff = 0, max_logit = 0;
-        for (size_t t = 0; t < ids.size(); ++t)
-            for (int64_t v = 0; v < V; ++v) {
-                const double want = logits_t->data<float>()[t * V + v];
-                max_diff = std::max(max_diff, std::abs((*rows)[t][v] - want));
-                max_logit = std::max(max_logit, std::abs(want));
-            }
-        std::printf("%s prompt %d: max |logit diff| = %.3g (%.3g of the largest logit)\n", GetParam().c_str(), p,
-                    max_diff, max_diff / max_logit);
-        EXPECT_LT(max_diff, 1e-4 * max_logit) << GetParam() << " prompt " << p;
-
-        std::vector<int32_t> got;
-        int32_t next = argmax(rows->back());
-        for (size_t i = 0; i < greedy.size(); ++i) {
-            got.push_back(next);
-            auto step = run_step(**model, *kv, {&seq}, {{next}}, false, &next_block);
-            ASSERT_TRUE(step.ok()) << step.status().message();
-            next = argmax((*step)[0]);
-        }
-        EXPECT_EQ(got, greedy) << GetParam() << " prompt " << p;
-    }
+    check_against_reference(dir, dir);
 }
 
 INSTANTIATE_TEST_SUITE_P(Shared, QuantizedCheckpoint,
