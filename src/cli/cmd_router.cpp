@@ -30,6 +30,7 @@ Result<router::RouterOptions> options_from(const Flags& f) {
     KITE_ASSIGN_OR_RETURN(o.drain_timeout_s, f.get_int("drain-timeout-s", 600, 0, 86400));
     o.access_log = !f.get_switch("no-access-log");
     o.tokenizer_path = f.get_or("tokenizer", "");
+    o.chat_template_file = f.get_or("chat-template", "");
     if (o.backends.empty() && o.heartbeat.backends_file.empty())
         return invalid_argument("--backend URL (repeatable) or --backends-file FILE is required");
     return o;
@@ -54,7 +55,9 @@ int cmd_router(int argc, char** argv) {
     f.add("drain-timeout-s", "S", "on SIGTERM, wait at most this long for requests in flight (default 600)",
           "KITE_DRAIN_TIMEOUT_S");
     f.add("tokenizer", "PATH", "tokenize text prompts here (model folder, .gguf or tokenizer.json; the backends' "
-          "model) and send token ids to the backends (/v1/completions)", "TOKENIZER_PATH");
+          "model) and send token ids to the backends (/v1/completions, plain chats)", "TOKENIZER_PATH");
+    f.add("chat-template", "FILE", "with --tokenizer: the Jinja chat template the backends use (their --chat-template)",
+          "CHAT_TEMPLATE");
     f.add_switch("no-access-log", "do not print one line per forwarded request on stderr", "KITE_NO_ACCESS_LOG");
     auto parsed = f.parse(argc, argv);
     if (!parsed.ok()) return fail("router", parsed.status());

@@ -3,6 +3,8 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <fstream>
+#include <iterator>
 #include <cstdio>
 #include <memory>
 #include <thread>
@@ -10,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/gguf_tokenizer.h"
+#include "router/chat_split.h"
 #include "server/errors.h"
 #include "tokenizer/tokenizer.h"
 #include "server/http_client.h"
@@ -60,6 +63,24 @@ void append_text(const json& v, std::string& out) {
             out += "\n";
         }
     }
+}
+
+// Rewrites complete server-sent events of a completion stream into chat chunks.
+std::string chat_events(const std::string& events, bool& first) {
+    std::string out;
+    size_t pos = 0;
+    while (pos < events.size()) {
+        size_t end = events.find("\n\n", pos);
+        if (end == std::string::npos) end = events.size();
+        std::string_view ev(events.data() + pos, end - pos);
+        pos = end + 2;
+        if (ev.rfind("data:", 0) != 0) continue;
+        ev.remove_prefix(5);
+        while (!ev.empty() && ev.front() == ' ') ev.remove_prefix(1);
+        out += completion_event_to_chat(ev, first && ev != "[DONE]");
+        if (ev != "[DONE]") first = false;
+    }
+    return out;
 }
 
 void respond(Exchange& ex, int status, const json& body) {
@@ -148,6 +169,7 @@ struct Router {
     std::atomic<int64_t> retries{0}, no_backend{0}, cut_off{0};
 
     std::shared_ptr<Tokenizer> tokenizer;  // set with --tokenizer (frontend/backend split)
+    std::string chat_template;              // --chat-template file's text; empty: the tokenizer's
     std::atomic<int64_t> pretokenized{0};
 
     explicit Router(const RouterOptions& o) : opts(o), pool(o.policy, o.heartbeat) {}
@@ -237,10 +259,18 @@ void Router::forward(HttpRequest req, std::shared_ptr<Exchange> ex) {
     out.method = req.method;
     out.target = req.target;
     out.body = req.body;
+    bool chat_split = false;  // a chat sent as a completion of token ids: answers are rewritten back
     if (tokenizer && req.method == "POST") {
         if (auto ids_body = pretokenize_body(*tokenizer, req.path, req.body)) {
             out.body = std::move(*ids_body);
             pretokenized++;
+        } else if (req.path == "/v1/chat/completions") {
+            if (auto c = chat_to_completion(*tokenizer, chat_template, req.body)) {
+                out.target = "/v1/completions";
+                out.body = std::move(c->body);
+                chat_split = true;
+                pretokenized++;
+            }
         }
     }
     for (const char* h : {"authorization", "content-type", "accept", "x-request-id"}) {
@@ -257,7 +287,7 @@ void Router::forward(HttpRequest req, std::shared_ptr<Exchange> ex) {
         if (attempt > 0) retries++;
 
         server::HttpClientHead head;
-        bool streaming = false, retry_503 = false;
+        bool streaming = false, retry_503 = false, first_event = true;
         std::string body;
         bool head_in = false;
         Status s = server::http_fetch(
@@ -277,7 +307,7 @@ void Router::forward(HttpRequest req, std::shared_ptr<Exchange> ex) {
                     // half event in front of the error event below.
                     const size_t end = body.rfind("\n\n");
                     if (end != std::string::npos) {
-                        ex->write(body.substr(0, end + 2));
+                        ex->write(chat_split ? chat_events(body.substr(0, end + 2), first_event) : body.substr(0, end + 2));
                         body.erase(0, end + 2);
                     }
                 }
@@ -294,7 +324,7 @@ void Router::forward(HttpRequest req, std::shared_ptr<Exchange> ex) {
             continue;
         }
         if (streaming) {
-            if (s.is_ok() && !body.empty()) ex->write(std::move(body));
+            if (s.is_ok() && !body.empty()) ex->write(chat_split ? chat_events(body, first_event) : std::move(body));
             if (!s.is_ok() && !gone->load()) {
                 cut_off++;
                 ex->write("data: " + json{{"error", {{"message", "backend failed mid-stream: " + s.message()},
@@ -308,7 +338,7 @@ void Router::forward(HttpRequest req, std::shared_ptr<Exchange> ex) {
             HttpResponse r;
             r.status = head.status;
             r.content_type = head.content_type.empty() ? "application/json" : head.content_type;
-            r.body = std::move(body);
+            r.body = chat_split && head.status == 200 ? completion_to_chat(body) : std::move(body);
             if (auto it = head.headers.find("retry-after"); it != head.headers.end()) r.headers.emplace_back("Retry-After", it->second);
             ex->reply(std::move(r));
         }
@@ -332,6 +362,14 @@ int run_router(const RouterOptions& options) {
             return 1;
         }
         router.tokenizer = *tok;
+    }
+    if (!options.chat_template_file.empty()) {
+        std::ifstream in(options.chat_template_file, std::ios::binary);
+        if (!in) {
+            std::fprintf(stderr, "kite router: --chat-template: cannot read %s\n", options.chat_template_file.c_str());
+            return 1;
+        }
+        router.chat_template.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
     for (const std::string& url : options.backends) {
         auto id = router.pool.add(url);

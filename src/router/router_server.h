@@ -30,6 +30,7 @@ struct RouterOptions {
     // the backends serve), text prompts of /v1/completions are tokenized here
     // and sent as token ids, so backends spend no CPU on text.
     std::string tokenizer_path;
+    std::string chat_template_file;  // the backends' --chat-template, when they use one
 };
 
 // Returns the process exit code; errors are printed as one line on stderr.

@@ -300,3 +300,59 @@ def test_router_tokenizes_for_backends(pair):
         assert "kite_router_pretokenized_total 2" in raw.decode()
     finally:
         r.stop()
+
+
+def test_router_renders_chat_for_backends():
+    # Chat through the split: the router renders the model's template and tokenizes; the backend
+    # gets a completion of token ids; the client gets chat.completion answers equal to the backend's
+    # own chat path (same text, same prompt token count), whole and streamed.
+    from server_helpers import SOURCE_DIR
+    gguf = os.path.join(SOURCE_DIR, "models", "SmolLM2-135M-Instruct.Q4_1.gguf")
+    b = KiteServer("--served-model-name", "smol", model=gguf, log_name="rcb")
+    r = KiteRouter("--tokenizer", gguf, backends=[b.base], log_name="rc")
+    try:
+        wait_for(lambda: all(x["healthy"] for x in r.backends().values()), 30, "backend healthy")
+        msgs = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is the capital of France?"}]
+        via = openai.OpenAI(base_url=r.base + "/v1", api_key="x", max_retries=0)
+        direct = openai.OpenAI(base_url=b.base + "/v1", api_key="x", max_retries=0)
+        a = via.chat.completions.create(model="smol", messages=msgs, max_tokens=12, temperature=0)
+        d = direct.chat.completions.create(model="smol", messages=msgs, max_tokens=12, temperature=0)
+        check_schema("CreateChatCompletionResponse", a.model_dump(exclude_unset=True))
+        assert a.choices[0].message.content == d.choices[0].message.content
+        assert a.usage.prompt_tokens == d.usage.prompt_tokens
+        assert a.choices[0].finish_reason == d.choices[0].finish_reason
+        chunks = list(via.chat.completions.create(model="smol", messages=msgs, max_tokens=12, temperature=0,
+                                                  stream=True, stream_options={"include_usage": True}))
+        for c in chunks:
+            check_schema("CreateChatCompletionStreamResponse", c.model_dump(exclude_unset=True))
+        assert chunks[0].choices[0].delta.role == "assistant"
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == d.choices[0].message.content
+        assert chunks[-1].usage.prompt_tokens == d.usage.prompt_tokens
+        status, _, raw = http("GET", r.base + "/metrics")
+        assert "kite_router_pretokenized_total 2" in raw.decode()
+        # Without max_tokens a chat runs to the end of the context: forwarded as sent, not split.
+        via.chat.completions.create(model="smol", messages=msgs, temperature=0, stop=["."])
+        status, _, raw = http("GET", r.base + "/metrics")
+        assert "kite_router_pretokenized_total 2" in raw.decode()
+    finally:
+        r.stop()
+        b.stop()
+
+
+def test_router_renders_chat_with_the_backends_template():
+    from server_helpers import CHATML
+    b = KiteServer("--chat-template", CHATML, log_name="rtb")
+    r = KiteRouter("--tokenizer", MODEL_DIR, "--chat-template", CHATML, backends=[b.base], log_name="rtt")
+    try:
+        wait_for(lambda: all(x["healthy"] for x in r.backends().values()), 30, "backend healthy")
+        body = {"model": "stories260K", "max_tokens": 10, "temperature": 0,
+                "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Tell a story."}]}
+        s1, via = post_json(r.base + "/v1/chat/completions", body)
+        s2, direct = post_json(b.base + "/v1/chat/completions", body)
+        assert s1 == 200 and s2 == 200
+        assert via["choices"][0]["message"] == direct["choices"][0]["message"]
+        assert via["usage"]["prompt_tokens"] == direct["usage"]["prompt_tokens"]
+        assert "kite_router_pretokenized_total 1" in http("GET", r.base + "/metrics")[2].decode()
+    finally:
+        r.stop()
+        b.stop()
