@@ -62,10 +62,7 @@ Result<DecoderSpec> describe(const nlohmann::json& j, const std::string& src) {
         a.qkv.row_order = qkv_order_per_head(c.num_heads, c.head_dim);
         a.o = LinearSpec::of({p + "self_attention.dense"}, {H}, H, true);
         a.alibi_slopes = slopes;
-        L.mlp.gated = false;
-        L.mlp.act = c.hidden_act;
-        L.mlp.up = LinearSpec::of({p + "mlp.dense_h_to_4h"}, {I}, H, true);
-        L.mlp.down = LinearSpec::of({p + "mlp.dense_4h_to_h"}, {H}, I, true);
+        L.mlp = MlpSpec::plain(p + "mlp.dense_h_to_4h", p + "mlp.dense_4h_to_h", H, I, true, c.hidden_act);
         d.layers.push_back(std::move(L));
     }
     d.final_norm = NormSpec::layer("transformer.ln_f", eps);

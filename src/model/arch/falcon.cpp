@@ -105,10 +105,7 @@ Result<DecoderSpec> describe(const nlohmann::json& j, const std::string& src) {
         a.rope = alibi ? -1 : 0;
         a.alibi_slopes = slopes;
         a.alibi_falcon_bf16 = alibi;
-        L.mlp.gated = false;
-        L.mlp.act = c.hidden_act;
-        L.mlp.up = LinearSpec::of({p + "mlp.dense_h_to_4h"}, {I}, H, bias);
-        L.mlp.down = LinearSpec::of({p + "mlp.dense_4h_to_h"}, {H}, I, bias);
+        L.mlp = MlpSpec::plain(p + "mlp.dense_h_to_4h", p + "mlp.dense_4h_to_h", H, I, bias, c.hidden_act);
         d.layers.push_back(std::move(L));
     }
     d.final_norm = NormSpec::layer("transformer.ln_f", eps);

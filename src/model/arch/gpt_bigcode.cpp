@@ -64,10 +64,7 @@ Result<DecoderSpec> describe(const nlohmann::json& j, const std::string& src) {
         if (!multi_query) a.qkv.row_order = qkv_order_per_head(c.num_heads, c.head_dim);
         a.o = LinearSpec::of({p + "attn.c_proj"}, {H}, H, true);
         a.scale = scale ? 1.0f / std::sqrt(static_cast<float>(D)) : 1.0f;
-        L.mlp.gated = false;
-        L.mlp.act = c.hidden_act;
-        L.mlp.up = LinearSpec::of({p + "mlp.c_fc"}, {I}, H, true);
-        L.mlp.down = LinearSpec::of({p + "mlp.c_proj"}, {H}, I, true);
+        L.mlp = MlpSpec::plain(p + "mlp.c_fc", p + "mlp.c_proj", H, I, true, c.hidden_act);
         d.layers.push_back(std::move(L));
     }
     d.final_norm = NormSpec::layer("transformer.ln_f", eps);

@@ -39,9 +39,7 @@ Result<DecoderSpec> describe(const nlohmann::json& j, const std::string& src) {
             L.attn.q_norm = NormSpec::layer(a + "q_layernorm", eps);
             L.attn.k_norm = NormSpec::layer(a + "k_layernorm", eps);
         }
-        L.mlp.gated = false;
-        L.mlp.up = LinearSpec::of({p + "mlp.fc1"}, {I}, H, true);
-        L.mlp.down = LinearSpec::of({p + "mlp.fc2"}, {H}, I, true);
+        L.mlp = MlpSpec::plain(p + "mlp.fc1", p + "mlp.fc2", H, I, true, c.hidden_act);
     }
     d.final_norm = NormSpec::layer("model.final_layernorm", eps);
     d.head.bias = "lm_head.bias";

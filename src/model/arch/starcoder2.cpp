@@ -33,9 +33,7 @@ Result<DecoderSpec> describe(const nlohmann::json& j, const std::string& src) {
         L.attn_norm = NormSpec::layer(p + "input_layernorm", eps);
         L.mlp_norm = NormSpec::layer(p + "post_attention_layernorm", eps);
         L.attn.sliding_window = c.sliding_window;
-        L.mlp.gated = false;
-        L.mlp.up = LinearSpec::of({p + "mlp.c_fc"}, {I}, H, use_bias);
-        L.mlp.down = LinearSpec::of({p + "mlp.c_proj"}, {H}, I, use_bias);
+        L.mlp = MlpSpec::plain(p + "mlp.c_fc", p + "mlp.c_proj", H, I, use_bias, c.hidden_act);
     }
     d.final_norm = NormSpec::layer("model.norm", eps);
     return d;

@@ -15,6 +15,12 @@ struct MlpSpec {
     LinearSpec down;   // [hidden, I]
     bool gated = true;
     std::string act = "silu";
+
+    // The non-gated up -> act -> down MLP (GPT-2 style) of the GELU families.
+    static MlpSpec plain(const std::string& up, const std::string& down, int64_t hidden, int64_t inter, bool bias,
+                         const std::string& act) {
+        return {LinearSpec::of({up}, {inter}, hidden, bias), LinearSpec::of({down}, {hidden}, inter, bias), false, act};
+    }
 };
 
 class MlpBlock final : public FeedForwardBlock {
