@@ -102,6 +102,21 @@ private:
     OutputCallback hook_;
 };
 
+// stories260K's reference cases (shared/models/stories260K/reference.json): transformers' greedy ids.
+struct StoriesCase {
+    std::vector<int32_t> prompt_ids, greedy_ids;
+    std::string greedy_text;
+};
+
+inline std::vector<StoriesCase> stories_cases() {
+    std::vector<StoriesCase> out;
+    const nlohmann::json ref = read_json(stories_dir() + "/reference.json");
+    for (const auto& c : ref["cases"])
+        out.push_back({c["prompt_ids"].get<std::vector<int32_t>>(), c["greedy_ids"].get<std::vector<int32_t>>(),
+                       c["greedy_text"].get<std::string>()});
+    return out;
+}
+
 inline GenerationRequest greedy_request(const std::string& id, std::vector<int32_t> prompt, int max_new) {
     GenerationRequest r;
     r.id = id;

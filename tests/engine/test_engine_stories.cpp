@@ -17,20 +17,8 @@ using testing::stories_dir;
 using testing::stories_model;
 using testing::stories_tokenizer;
 
-struct Case {
-    std::vector<int32_t> prompt_ids, greedy_ids;
-    std::string greedy_text;
-};
-
-std::vector<Case> reference_cases() {
-    std::vector<Case> out;
-    const nlohmann::json ref = read_json(stories_dir() + "/reference.json");
-    for (const auto& c : ref["cases"]) {
-        out.push_back({c["prompt_ids"].get<std::vector<int32_t>>(), c["greedy_ids"].get<std::vector<int32_t>>(),
-                       c["greedy_text"].get<std::string>()});
-    }
-    return out;
-}
+using Case = testing::StoriesCase;
+using testing::stories_cases;
 
 std::unique_ptr<Engine> make_engine(EngineConfig config = {}) {
     if (config.num_kv_blocks == 0 && config.kv_cache_mem_mb == 0) config.num_kv_blocks = 256;
@@ -42,7 +30,7 @@ std::unique_ptr<Engine> make_engine(EngineConfig config = {}) {
 std::vector<int32_t> head(const std::vector<int32_t>& v, size_t n) { return {v.begin(), v.begin() + long(n)}; }
 
 TEST(EngineStories, GreedyMatchesTransformersForEveryCaseInOneBatch) {
-    const auto cases = reference_cases();
+    const auto cases = stories_cases();
     auto engine = make_engine();
     Collector col;
     for (size_t i = 0; i < cases.size(); ++i) {
@@ -66,7 +54,7 @@ TEST(EngineStories, GreedyMatchesTransformersForEveryCaseInOneBatch) {
 }
 
 TEST(EngineStories, StopStringCutsTextAndHoldsBackPartialMatches) {
-    const Case c = reference_cases()[0];
+    const Case c = stories_cases()[0];
     auto engine = make_engine();
     Collector col;
     GenerationRequest r = greedy_request("s", c.prompt_ids, 100);
@@ -88,7 +76,7 @@ TEST(EngineStories, StopStringCutsTextAndHoldsBackPartialMatches) {
 }
 
 TEST(EngineStories, StopTokenIdsRespectMinNewTokensAndMaxNewTokens) {
-    const Case c = reference_cases()[0];
+    const Case c = stories_cases()[0];
     const int32_t tok = c.greedy_ids[3];  // first generated at index 3
     // Expected: the first occurrence at or after index min_new_tokens - 1.
     auto expect_stop = [&](int min_new) {
@@ -122,7 +110,7 @@ TEST(EngineStories, StopTokenIdsRespectMinNewTokensAndMaxNewTokens) {
 
 TEST(EngineStories, BosIsNotEosButAStopTokenWhenAsked) {
     // Case 2's greedy output contains a BOS (id 1) where one story ends; EOS (2) never comes.
-    const Case c = reference_cases()[2];
+    const Case c = stories_cases()[2];
     const auto bos = std::find(c.greedy_ids.begin(), c.greedy_ids.end(), 1);
     ASSERT_NE(bos, c.greedy_ids.end());
     auto engine = make_engine();
@@ -150,7 +138,7 @@ TEST(EngineStories, RepetitionPenaltyMatchesTransformers) {
 
 TEST(EngineStories, BeamSearchMatchesTransformers) {
     const auto gen = read_json(stories_dir() + "/generation.json");
-    const Case other = reference_cases()[3];
+    const Case other = stories_cases()[3];
     struct Variant {
         int block_size, num_blocks, max_tokens;
         bool with_other;  // a long greedy request beside it, to share the steps and force preemption
@@ -204,7 +192,7 @@ TEST(EngineStories, BeamSearchMatchesTransformers) {
 }
 
 TEST(EngineStories, ParallelSamplesShareThePromptAndFollowTheirSeeds) {
-    const Case c = reference_cases()[3];  // 79-token prompt: 4 full blocks of 16 shared
+    const Case c = stories_cases()[3];  // 79-token prompt: 4 full blocks of 16 shared
     auto engine = make_engine();
     Collector col;
     GenerationRequest g = greedy_request("g", c.prompt_ids, 20);
@@ -239,7 +227,7 @@ TEST(EngineStories, ParallelSamplesShareThePromptAndFollowTheirSeeds) {
 }
 
 TEST(EngineStories, PrefixReuseReportsCachedTokensAndSameOutput) {
-    const Case c = reference_cases()[3];
+    const Case c = stories_cases()[3];
     EngineConfig cfg;
     cfg.block_size = 8;
     auto engine = make_engine(cfg);
@@ -286,7 +274,7 @@ TEST(EngineStories, RequestsThatCanNeverFitAreRejected) {
 }
 
 TEST(EngineStories, AbortFreesBlocksAndSendsAFinalOutput) {
-    const Case c = reference_cases()[0];
+    const Case c = stories_cases()[0];
     auto engine = make_engine();
     Collector col;
     Engine* e = engine.get();

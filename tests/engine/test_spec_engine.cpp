@@ -20,19 +20,8 @@ using testing::stories_dir;
 using testing::stories_model;
 using testing::stories_tokenizer;
 
-struct Case {
-    std::vector<int32_t> prompt_ids, greedy_ids;
-    std::string greedy_text;
-};
-
-std::vector<Case> stories_cases() {
-    std::vector<Case> out;
-    const nlohmann::json ref = read_json(stories_dir() + "/reference.json");
-    for (const auto& c : ref["cases"])
-        out.push_back({c["prompt_ids"].get<std::vector<int32_t>>(), c["greedy_ids"].get<std::vector<int32_t>>(),
-                       c["greedy_text"].get<std::string>()});
-    return out;
-}
+using Case = testing::StoriesCase;
+using testing::stories_cases;
 
 EngineConfig spec_config(int ngram, int k) {
     EngineConfig c;
